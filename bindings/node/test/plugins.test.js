@@ -1,0 +1,307 @@
+'use strict';
+// Plugins written in JS: filters that keep, reject and rewrite, observers,
+// destroy called exactly once, exceptions re-thrown from the call that ran the
+// callback, callbacks that stay alive, and the logger.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { baton, openEngine, msg, churn } = require('./helpers');
+
+const { Engine, BatonError } = baton;
+
+test('a filter sees the event before it is applied (seq 0) and keeps it', (t) => {
+  const engine = openEngine(t);
+  const seen = [];
+  engine.addPlugin('watch', {
+    filter(ev) {
+      seen.push({ type: ev.type, seq: ev.seq, run: ev.data.run, stage: ev.stage });
+    },
+  });
+  const reply = engine.session().push(msg.runStart('r1'));
+  assert.equal(reply.ok, true);
+  assert.deepEqual(seen, [{ type: 'run.start', seq: 0, run: 'r1', stage: 'filter' }]);
+});
+
+test('a filter returning true keeps, false rejects with RejectedError', (t) => {
+  const engine = openEngine(t);
+  engine.addPlugin('no-logs', { filter: (ev) => ev.type !== 'test.log' });
+  const session = engine.session();
+  session.push(msg.runStart('r1'));
+  session.push(msg.testStart('r1', 't1'));
+  const err = catchError(() => session.push({ type: 'test.log', run: 'r1', id: 't1', message: 'noise' }));
+  assert.ok(err instanceof baton.RejectedError, String(err));
+  assert.equal(err.code, 'rejected');
+  assert.equal(err.status, baton.Status.EREJECTED);
+  assert.equal(err.reply.code, 'rejected');
+  // The rejected event is not in the log.
+  const types = [...engine.replay({ run: 'r1' })].map((e) => e.type);
+  assert.deepEqual(types, ['run.start', 'test.start']);
+});
+
+test('a filter rewrites the event with replace(); the stored event is the new one', (t) => {
+  const engine = openEngine(t);
+  engine.addPlugin('redact', {
+    filter(ev) {
+      if (ev.type === 'test.end' && ev.data.error) {
+        const data = { ...ev.data, error: { ...ev.data.error, message: ev.data.error.message.replace(/password=\S+/, 'password=***') } };
+        ev.replace(data);
+        assert.equal(ev.data.error.message, 'login failed password=***');
+        assert.ok(ev.json.includes('password=***'));
+      }
+    },
+  });
+  const seen = [];
+  engine.addPlugin('audit', { observe: (ev) => seen.push(ev.json) });
+  const session = engine.session();
+  session.push(msg.runStart('r1'));
+  session.push(msg.testStart('r1', 'login'));
+  session.push(msg.testEnd('r1', 'login', 'failed', { error: { message: 'login failed password=hunter2' } }));
+  const exported = engine.export('r1', 'json');
+  assert.ok(!exported.includes('hunter2'), 'the secret never reaches the store');
+  assert.ok(exported.includes('password=***'));
+  assert.ok(seen.at(-1).includes('password=***'));
+  assert.ok(!seen.join('').includes('hunter2'));
+});
+
+test('replace() also takes JSON text; an invalid replacement refuses the event', (t) => {
+  const engine = openEngine(t);
+  let mode = 'text';
+  engine.addPlugin('rewrite', {
+    filter(ev) {
+      if (ev.type !== 'test.start') return;
+      if (mode === 'text') ev.replace(JSON.stringify({ ...ev.data, name: 'renamed' }));
+      else ev.replace({ type: 'test.start', run: ev.data.run }); // drops required fields
+    },
+  });
+  const session = engine.session();
+  session.push(msg.runStart('r1'));
+  session.push(msg.testStart('r1', 't1'));
+  assert.ok(engine.export('r1', 'json').includes('renamed'));
+  mode = 'invalid';
+  const err = catchError(() => session.push(msg.testStart('r1', 't2')));
+  // The filter threw the replace() error; it is re-thrown here.
+  assert.ok(err instanceof BatonError, String(err));
+  assert.equal(err.code, 'invalid');
+  assert.ok(!engine.export('r1', 'json').includes('"t2"'));
+});
+
+test('an exception thrown by a filter is re-thrown by push and the event is not applied', (t) => {
+  const engine = openEngine(t);
+  class RedactionFailure extends Error {}
+  engine.addPlugin('broken', {
+    filter(ev) {
+      if (ev.type === 'test.start') throw new RedactionFailure('cannot redact');
+    },
+  });
+  const session = engine.session();
+  session.push(msg.runStart('r1'));
+  assert.throws(() => session.push(msg.testStart('r1', 't1')), RedactionFailure);
+  // pushRaw re-throws callback exceptions too: they are host bugs, not refusals.
+  assert.throws(() => session.pushRaw(msg.testStart('r1', 't1')), RedactionFailure);
+  assert.deepEqual([...engine.replay()].map((e) => e.type), ['run.start']);
+  // The engine stays usable.
+  assert.equal(session.push(msg.runEnd('r1')).ok, true);
+});
+
+test('a filter returning a non-boolean (e.g. a promise) fails closed with a TypeError', (t) => {
+  const engine = openEngine(t);
+  engine.addPlugin('async-by-mistake', { filter: async () => true });
+  const session = engine.session();
+  assert.throws(() => session.push(msg.runStart('r1')), /filters are synchronous/);
+  assert.equal([...engine.replay()].length, 0);
+});
+
+test('observers see applied events with their seq, in order', (t) => {
+  const engine = openEngine(t);
+  const seen = [];
+  engine.addPlugin('observer', { observe: (ev) => seen.push({ type: ev.type, seq: ev.seq, stage: ev.stage }) });
+  const session = engine.session();
+  const r1 = session.push(msg.runStart('r1'));
+  const r2 = session.push(msg.testStart('r1', 't'));
+  engine.flush();
+  assert.deepEqual(seen, [
+    { type: 'run.start', seq: r1.seq, stage: 'observe' },
+    { type: 'test.start', seq: r2.seq, stage: 'observe' },
+  ]);
+});
+
+test('an observer exception is re-thrown, yet the event was applied', (t) => {
+  const engine = openEngine(t);
+  engine.addPlugin('flaky-observer', {
+    observe(ev) {
+      if (ev.type === 'test.start') throw new Error('observer broke');
+    },
+  });
+  const session = engine.session();
+  session.push(msg.runStart('r1'));
+  assert.throws(() => {
+    session.push(msg.testStart('r1', 't1'));
+    engine.flush();
+  }, /observer broke/);
+  assert.equal(engine.query({ op: 'run', run: 'r1' }).counts.tests, 1);
+});
+
+test('event.replace() outside a filter throws', (t) => {
+  const engine = openEngine(t);
+  let kept = null;
+  engine.addPlugin('observer', {
+    observe(ev) {
+      kept = ev;
+      ev.replace({ type: 'run.start', run: 'x' });
+    },
+  });
+  assert.throws(() => {
+    engine.session().push(msg.runStart('r1'));
+    engine.flush();
+  }, /only works in a filter/);
+  // A kept event still has its data, read while the callback ran.
+  assert.equal(kept.data.run, 'r1');
+  assert.equal(kept.type, 'run.start');
+});
+
+test('a filter event used after the callback returned refuses replace()', (t) => {
+  const engine = openEngine(t);
+  let kept = null;
+  engine.addPlugin('keeper', { filter: (ev) => void (kept = ev) });
+  engine.session().push(msg.runStart('r1'));
+  assert.throws(() => kept.replace({ type: 'run.start', run: 'r2' }), /after the filter returned/);
+  assert.equal(kept.data.run, 'r1');
+});
+
+test('destroy runs exactly once: on remove', (t) => {
+  const engine = openEngine(t);
+  let destroyed = 0;
+  let filtered = 0;
+  const plugin = engine.addPlugin('counted', { filter: () => void filtered++, destroy: () => destroyed++ });
+  assert.equal(typeof plugin.id, 'bigint');
+  const session = engine.session();
+  session.push(msg.runStart('r1'));
+  plugin.remove();
+  assert.equal(destroyed, 1);
+  assert.equal(plugin.destroyed, true);
+  plugin.remove();
+  session.push(msg.testStart('r1', 't'));
+  assert.equal(filtered, 1, 'a removed filter is not called');
+  engine.close();
+  assert.equal(destroyed, 1);
+});
+
+test('destroy runs exactly once: on close', () => {
+  const engine = new Engine();
+  const counts = [0, 0, 0];
+  const plugins = counts.map((_, i) => engine.addPlugin(`p${i}`, { observe() {}, destroy: () => counts[i]++ }));
+  engine.session().push(msg.runStart('r1'));
+  engine.close();
+  assert.deepEqual(counts, [1, 1, 1]);
+  for (const p of plugins) {
+    assert.equal(p.destroyed, true);
+    p.remove();
+  }
+  assert.deepEqual(counts, [1, 1, 1]);
+});
+
+test('destroy runs exactly once: when adding fails', (t) => {
+  const engine = openEngine(t);
+  let destroyed = 0;
+  const first = engine.addPlugin('same-name', { observe() {} });
+  const err = catchError(() => engine.addPlugin('same-name', { observe() {}, destroy: () => destroyed++ }));
+  // A second plugin with a name already in use is refused, and destroyed.
+  if (err) {
+    assert.ok(err instanceof BatonError, String(err));
+    assert.equal(destroyed, 1);
+  } else {
+    assert.equal(destroyed, 0);
+  }
+  first.remove();
+  // An empty name is refused by the binding before any C call.
+  assert.throws(() => engine.addPlugin('', { observe() {} }), TypeError);
+  assert.throws(() => engine.addPlugin('x', { observe: 'nope' }), TypeError);
+});
+
+test('Symbol.dispose removes a plugin', (t) => {
+  const engine = openEngine(t);
+  const dispose = Symbol.dispose ?? Symbol.for('nodejs.dispose');
+  let destroyed = 0;
+  const p = engine.addPlugin('scoped', { observe() {}, destroy: () => destroyed++ });
+  p[dispose]();
+  assert.equal(destroyed, 1);
+});
+
+test('callbacks stay alive through garbage and many add/remove cycles', (t) => {
+  const engine = openEngine(t);
+  const session = engine.session();
+  session.push(msg.runStart('r1'));
+  let observed = 0;
+  // Only closures that nothing else references: the binding must keep them alive.
+  engine.addPlugin('long-lived', {
+    filter: ((counter) => (ev) => void counter.push(ev.type))([]),
+    observe: () => void observed++,
+  });
+  for (let round = 0; round < 5; round++) {
+    churn(5);
+    const temp = engine.addPlugin(`temp-${round}`, { filter: () => true, observe: () => undefined });
+    for (let i = 0; i < 50; i++) session.push(msg.testStart('r1', `t-${round}-${i}`));
+    temp.remove();
+  }
+  // Far more cycles than koffi's 8192 callback slots: unregistering frees them.
+  for (let i = 0; i < 3000; i++) engine.addPlugin(`cycle-${i}`, { filter: () => true, observe() {} }).remove();
+  churn(5);
+  session.push(msg.runEnd('r1'));
+  engine.flush();
+  assert.equal(observed, 251);
+});
+
+test('the logger receives warnings; it can be replaced and removed', (t) => {
+  const engine = openEngine(t);
+  const lines = [];
+  engine.setLogger((level, message, name) => lines.push({ level, message, name }), 'debug');
+  // Open access mode is reported as a warning when a client connects or pushes.
+  const session = engine.session({ client: 'ci-log' });
+  session.push(msg.runStart('r1'));
+  engine.setLogger((level, message) => lines.push({ level, message, replaced: true }), baton.LogLevel.error);
+  engine.setLogger(null);
+  session.push(msg.testStart('r1', 't'));
+  for (const l of lines) {
+    assert.ok(Number.isInteger(l.level) && l.level >= 0 && l.level <= 3);
+    assert.equal(typeof l.message, 'string');
+  }
+  assert.throws(() => engine.setLogger(() => {}, 'loud'), TypeError);
+  assert.throws(() => engine.setLogger('not a function'), TypeError);
+});
+
+test('a logger that throws has its exception re-thrown by the call that logged', (t) => {
+  const engine = openEngine(t);
+  let calls = 0;
+  engine.setLogger(() => {
+    calls++;
+    throw new Error('logger broke');
+  }, 'debug');
+  let thrown = null;
+  try {
+    const s = engine.session({ client: 'ci-log' });
+    s.push(msg.runStart('r1'));
+    engine.flush();
+  } catch (err) {
+    thrown = err;
+  }
+  if (calls > 0) assert.match(String(thrown), /logger broke/);
+  engine.setLogger(null);
+});
+
+test('a plugin added by options (built-ins) and JS plugins coexist; stats count observer failures', (t) => {
+  const engine = openEngine(t);
+  engine.addPlugin('fails', { observe: () => false });
+  engine.session().push(msg.runStart('r1'));
+  engine.flush();
+  const stats = engine.query({ op: 'stats' });
+  assert.ok(JSON.stringify(stats).length > 2);
+});
+
+function catchError(fn) {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return null;
+}
