@@ -151,6 +151,7 @@ class EngineState {
     this.pendingRelease = [];
     this.pendingErrors = [];
     this.logger = null;
+    this.depth = 0; // > 0 while a C call on this engine is running
   }
 
   takeErrors() {
@@ -254,16 +255,24 @@ class Engine {
   }
 
   // Runs one C call on this engine: releases plugins destroyed during it and
-  // re-throws callback exceptions once it has returned.
+  // re-throws callback exceptions once it has returned. A callback's exception
+  // is the root cause of whatever the call then reported, so it wins.
   _call(fn) {
+    const state = this._state;
     let result;
+    let failure = null;
+    state.depth++;
     try {
       result = fn();
+    } catch (err) {
+      failure = { err };
     } finally {
-      this._state.releaseDestroyed();
+      state.depth--;
+      state.releaseDestroyed();
     }
-    const errors = this._state.takeErrors();
+    const errors = state.takeErrors();
     if (errors) throwCallbackErrors(errors);
+    if (failure) throw failure.err;
     return result;
   }
 
@@ -441,6 +450,12 @@ class Engine {
   /** Closes every session, flushes, destroys plugins and closes the store. */
   close() {
     if (this._state.closed) return;
+    if (this._state.depth > 0) {
+      throw new InvalidArgumentError('baton: an engine cannot be closed from inside one of its callbacks', {
+        status: Status.EINVALID_ARGUMENT,
+        code: 'invalid_argument',
+      });
+    }
     engineFinalizer.unregister(this._state);
     const { status, detail } = this._state.closeNow();
     const errors = this._state.takeErrors();
@@ -518,6 +533,12 @@ class Session {
     if (s.closed || s.engine.closed) {
       s.closed = true;
       return;
+    }
+    if (s.engine.depth > 0) {
+      throw new InvalidArgumentError('baton: a session cannot be closed from inside a callback of its engine', {
+        status: Status.EINVALID_ARGUMENT,
+        code: 'invalid_argument',
+      });
     }
     s.closed = true;
     s.engine.sessions.delete(s);

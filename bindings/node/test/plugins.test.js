@@ -297,6 +297,33 @@ test('a plugin added by options (built-ins) and JS plugins coexist; stats count 
   assert.ok(JSON.stringify(stats).length > 2);
 });
 
+test('callbacks cannot re-enter the engine: push, close and session close are refused', (t) => {
+  const engine = openEngine(t);
+  const session = engine.session();
+  const other = engine.session();
+  let attempt = null;
+  engine.addPlugin('reentrant', {
+    filter(ev) {
+      if (ev.type !== 'test.start') return;
+      if (attempt === 'push') other.push({ type: 'run.start', run: 'inner' });
+      if (attempt === 'close') engine.close();
+      if (attempt === 'session-close') other.close();
+    },
+  });
+  session.push(msg.runStart('r1'));
+  for (const mode of ['push', 'close', 'session-close']) {
+    attempt = mode;
+    const err = catchError(() => session.push(msg.testStart('r1', `t-${mode}`)));
+    assert.ok(err instanceof baton.InvalidArgumentError, `${mode}: ${err}`);
+    assert.equal(err.code, 'invalid_argument');
+  }
+  attempt = null;
+  assert.equal(engine.closed, false);
+  assert.equal(other.closed, false);
+  assert.equal(session.push(msg.testStart('r1', 'after')).ok, true);
+  assert.deepEqual([...engine.replay({ run: 'inner' })], []);
+});
+
 function catchError(fn) {
   try {
     fn();
