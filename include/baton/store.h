@@ -1,0 +1,152 @@
+// EventStore: persistence of the event log and the derived rows.
+//
+// The event log (append-only, global sequence number) is the source of truth;
+// derived tables (runs, suites, attempts, specs, spec history, audit, client
+// high-water marks) are written in the same transaction as the events that
+// produced them, so after any crash the tables equal a rebuild from the log.
+//
+// Writes are queued, not executed: write() copies the values into the pending
+// batch (the only copy of a payload baton makes), and commit(seq) makes
+// everything up to seq durable. commit() is a leader/follower group commit:
+// the first caller writes every pending row of every thread in one
+// transaction; callers whose rows were in it return at once.
+//
+// Reads go through read() with constant SQL and bound parameters only: no
+// statement is ever built from event data.
+//
+// Thread safety: every method may be called from any thread.
+#ifndef BATON_STORE_H_
+#define BATON_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "baton/status.h"
+
+namespace baton {
+
+enum class Durability : uint8_t {
+  kFull,    // fsync before the ack: survives power loss
+  kNormal,  // committed to the WAL before the ack: survives a process crash
+  kAsync,   // ack before commit; committed within `async_flush_ms`, and on close
+};
+
+// The statements a store knows how to execute, with their parameters in order.
+enum class Stmt : uint8_t {
+  // seq, run, type, client, client_seq, client_ts, received_at, payload
+  kInsertEvent,
+  // run, name, build, platform, status, started_at, ended_at, first_seq, last_seq,
+  // tests, passed, failed, skipped, timedout, interrupted, flaky, config
+  kUpsertRun,
+  // run, suite, name, parent, file, started_at, ended_at
+  kUpsertSuite,
+  // run, test, attempt, name, suite, file, spec, worker, status, flaky, started_at,
+  // ended_at, duration_ms, error_message, error, stdout, stderr, attachments
+  kUpsertAttempt,
+  // client, seq
+  kUpsertClientSeq,
+  // run, spec, state, attempts, worker, lease, lease_deadline, status, estimate_ms,
+  // duration_ms, failures
+  kUpsertSpec,
+  // spec, platform, build_name, run, at, duration_ms, status
+  kInsertSpecHistory,
+  // at, client, code, field, rule, detail
+  kInsertAudit,
+  kCount,
+};
+
+// One bound value. Text is a view that write() copies.
+struct Value {
+  enum class Kind : uint8_t { kNull, kInt, kReal, kText };
+  Kind kind = Kind::kNull;
+  int64_t i = 0;
+  double d = 0;
+  std::string_view s;
+
+  Value() = default;
+  Value(std::nullptr_t) {}
+  Value(int64_t v) : kind(Kind::kInt), i(v) {}
+  Value(int v) : kind(Kind::kInt), i(v) {}
+  Value(double v) : kind(Kind::kReal), d(v) {}
+  Value(std::string_view v) : kind(Kind::kText), s(v) {}
+  Value(const std::string& v) : kind(Kind::kText), s(v) {}
+  Value(const char* v) : kind(Kind::kText), s(v) {}
+  static Value text_or_null(std::string_view v) { return v.empty() ? Value() : Value(v); }
+};
+
+// A row handed to read() callbacks; valid during the callback only.
+class Row {
+ public:
+  virtual ~Row() = default;
+  virtual int columns() const = 0;
+  virtual bool is_null(int col) const = 0;
+  virtual int64_t int64(int col) const = 0;
+  virtual double real(int col) const = 0;
+  virtual std::string_view text(int col) const = 0;
+};
+// Return false to stop reading.
+using RowFn = std::function<bool(const Row&)>;
+
+struct StoreOptions {
+  std::string path = ":memory:";
+  Durability durability = Durability::kNormal;
+  int64_t async_flush_ms = 20;  // async: the longest an acked event waits for its commit
+  size_t async_max_batch = 4096;
+  std::string dsn;  // PostgreSQL
+};
+
+struct StoreStats {
+  int64_t commits = 0;
+  int64_t rows_written = 0;
+  int64_t failed_commits = 0;
+  int64_t durable_seq = 0;
+  int64_t pending_rows = 0;
+  int64_t db_bytes = 0;
+};
+
+class EventStore {
+ public:
+  virtual ~EventStore() = default;
+
+  // Queues one write for the next commit. `seq` is the global sequence number
+  // of the event the write belongs to (0: belongs to no event).
+  virtual void write(Stmt stmt, std::initializer_list<Value> values, int64_t seq) = 0;
+  // Makes every write of sequence <= seq durable per the durability mode.
+  // kStorage when the batch holding seq failed: none of its writes happened.
+  virtual Status commit(int64_t seq) = 0;
+  // Commits everything queued.
+  virtual Status flush() = 0;
+  // The highest sequence number whose batch committed.
+  virtual int64_t durable_seq() const = 0;
+
+  // Constant SQL with `?` placeholders and bound parameters only.
+  virtual Status read(std::string_view sql, std::initializer_list<Value> params,
+                      const RowFn& fn) = 0;
+  // Statements that change stored rows outside the event flow (cleanup),
+  // executed in one transaction after a flush. `changes` gets the rows touched.
+  virtual Status execute(std::string_view sql, std::initializer_list<Value> params,
+                         int64_t* changes) = 0;
+
+  virtual Durability durability() const = 0;
+  virtual StoreStats stats() const = 0;
+  // Runs the store's integrity check; ok or kStorage naming the problem.
+  virtual Status check_integrity() = 0;
+  // Stops background work and commits what is queued.
+  virtual Status close() = 0;
+};
+
+// Opens (creating and migrating as needed) the SQLite store: WAL journal,
+// schema versioned by PRAGMA user_version.
+Status open_sqlite_store(const StoreOptions& options, std::unique_ptr<EventStore>* out);
+
+// The schema version this build writes; opening a newer database is refused.
+inline constexpr int kSchemaVersion = 1;
+
+}  // namespace baton
+
+#endif  // BATON_STORE_H_

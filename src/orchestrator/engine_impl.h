@@ -1,0 +1,98 @@
+// The Orchestrator's private state, shared by its implementation files.
+#ifndef BATON_ORCHESTRATOR_ENGINE_IMPL_H_
+#define BATON_ORCHESTRATOR_ENGINE_IMPL_H_
+
+#include <array>
+#include <atomic>
+#include <mutex>
+#include <vector>
+
+#include "baton/orchestrator.h"
+#include "baton/state.h"
+
+namespace baton {
+
+struct PluginEntry {
+  uint64_t id = 0;
+  std::string name;
+  std::unique_ptr<Plugin> plugin;
+  uint32_t mask = kAllEventTypes;
+  bool filter = false;
+  bool observer = false;
+  int64_t calls = 0;
+  int64_t failures = 0;
+  int64_t nanos = 0;
+};
+
+// Marks the calling thread as inside an engine callback for its lifetime.
+class CallbackScope {
+ public:
+  CallbackScope();
+  ~CallbackScope();
+  CallbackScope(const CallbackScope&) = delete;
+  CallbackScope& operator=(const CallbackScope&) = delete;
+};
+
+struct Orchestrator::Impl {
+  explicit Impl(const EngineOptions& o)
+      : options(o), validator(o.limits), replay_validator(permissive_limits()) {}
+
+  static Limits permissive_limits() {
+    Limits l;
+    l.max_message_bytes = SIZE_MAX / 4;
+    l.max_depth = 1024;
+    l.max_string_bytes = SIZE_MAX / 4;
+    l.max_array_items = SIZE_MAX / 4;
+    l.max_keys = SIZE_MAX / 4;
+    l.max_id_bytes = SIZE_MAX / 4;
+    l.reject_unknown_fields = false;
+    l.allow_absolute_paths = true;
+    l.patterns = PatternPolicy::kOff;
+    return l;
+  }
+
+  EngineOptions options;
+  EventValidator validator;
+  EventValidator replay_validator;  // stored events were valid when written
+  AccessController access;
+  std::unique_ptr<RateLimiter> rate;
+
+  // Guards everything below it. Recursive so that a plugin may query the
+  // engine from inside its callback; pushing from there is refused instead.
+  std::recursive_mutex mu;
+  std::unique_ptr<StateManager> state = std::make_unique<StateManager>();
+  StringMap<int64_t> client_hw;  // exactly-once high-water marks
+  int64_t next_seq = 1;
+  std::vector<PluginEntry> plugins;
+  uint64_t next_plugin_id = 1;
+  LogFn logger;
+  int log_min_level = 4;
+  int64_t seen_failed_commits = 0;
+  bool closed = false;
+
+  std::atomic<int64_t> manual_now{0};
+  std::atomic<int64_t> accepted{0};
+  std::atomic<int64_t> duplicates{0};
+  std::atomic<int64_t> suspicious{0};
+  std::array<std::atomic<int64_t>, 13> refused{};  // by -code
+  std::atomic<int64_t> sessions_open{0};
+  std::atomic<uint64_t> next_session_id{1};
+  int64_t started_at = 0;
+};
+
+// Writes the derived rows for one applied event (shared by ingestion and by
+// the rebuild that proves the tables equal the log).
+void write_derived_rows(EventStore* store, const Event& ev, const ApplyResult& r, int64_t seq,
+                        int64_t now_ms);
+
+// Rebuilds `state` and the exactly-once marks from the store: unfinished runs
+// are replayed from the log. Used on open and after a failed commit.
+Status load_state(EventStore* store, const EventValidator& validator, StateManager* state,
+                  StringMap<int64_t>* client_hw, int64_t* next_seq);
+
+// Appends `{"ok":false,...}` for a refusal.
+void refusal_reply(const Status& s, std::string* reply);
+
+}  // namespace baton
+
+#endif  // BATON_ORCHESTRATOR_ENGINE_IMPL_H_

@@ -1,0 +1,300 @@
+// Queries and exports: read-only views of runs, tests, stats and the audit.
+#include <simdjson.h>
+
+#include <fmt/format.h>
+
+#include "common/json_writer.h"
+#include "orchestrator/engine_impl.h"
+#include "report/report.h"
+#include "baton/version.h"
+
+namespace baton {
+
+namespace {
+
+Status bad_request(std::string message) {
+  return Status::error(Code::kInvalidArgument, std::move(message));
+}
+
+void write_counts(JsonWriter& w, const Counts& c) {
+  w.key("counts").begin_object();
+  w.field("tests", c.tests).field("passed", c.passed).field("failed", c.failed);
+  w.field("skipped", c.skipped).field("timedout", c.timedout);
+  w.field("interrupted", c.interrupted).field("flaky", c.flaky).field("running", c.running);
+  w.end_object();
+}
+
+void write_live_run(JsonWriter& w, const RunState& run, int64_t now) {
+  w.begin_object();
+  w.field("run", run.id).field("name", run.name);
+  if (!run.build.empty()) w.field("build", run.build);
+  w.field("status", run_status_name(run.status));
+  write_counts(w, run.counts);
+  w.key("specs").begin_object();
+  w.field("total", int64_t{0}).field("queued", int64_t{0}).field("leased", int64_t{0});
+  w.field("done", int64_t{0});
+  w.end_object();
+  w.field("started_at", run.started_at).field_null("ended_at").field_null("duration_ms");
+  (void)now;
+  w.end_object();
+}
+
+constexpr const char* kRunColumns =
+    "SELECT run, name, build, status, started_at, ended_at, tests, passed, failed, skipped, "
+    "timedout, interrupted, flaky FROM runs";
+
+void write_stored_run(JsonWriter& w, const Row& r, const std::string& specs_json) {
+  w.begin_object();
+  w.field("run", r.text(0));
+  if (!r.is_null(1)) w.field("name", r.text(1));
+  if (!r.is_null(2)) w.field("build", r.text(2));
+  w.field("status", r.text(3));
+  Counts c;
+  c.tests = r.int64(6);
+  c.passed = r.int64(7);
+  c.failed = r.int64(8);
+  c.skipped = r.int64(9);
+  c.timedout = r.int64(10);
+  c.interrupted = r.int64(11);
+  c.flaky = r.int64(12);
+  write_counts(w, c);
+  w.field_raw("specs", specs_json);
+  w.field("started_at", r.int64(4));
+  if (r.is_null(5)) {
+    w.field_null("ended_at").field_null("duration_ms");
+  } else {
+    w.field("ended_at", r.int64(5)).field("duration_ms", r.int64(5) - r.int64(4));
+  }
+  w.end_object();
+}
+
+}  // namespace
+
+Status Orchestrator::query_as(const Session* session, std::string_view request_json,
+                              std::string* answer) {
+  if (session == nullptr) return bad_request("session is null");
+  // The run a query is about decides the scope check; parse it cheaply.
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (parser.parse(request_json.data(), request_json.size()).get(obj) != simdjson::SUCCESS) {
+    return bad_request("a query must be a JSON object");
+  }
+  std::string_view op, run;
+  if (obj["op"].get(op)) {}
+  if (obj["run"].get(run)) {}
+  uint32_t role = (op == "cleanup") ? kRoleAdmin : kRoleViewer;
+  Status s = impl_->access.authorize_role(session->principal(), role, run);
+  if (!s) return s;
+  return query(request_json, answer);
+}
+
+Status Orchestrator::query(std::string_view request_json, std::string* answer) {
+  Impl& im = *impl_;
+  simdjson::dom::parser parser;
+  simdjson::dom::object req;
+  if (parser.parse(request_json.data(), request_json.size()).get(req) != simdjson::SUCCESS) {
+    return bad_request("a query must be a JSON object");
+  }
+  std::string_view op;
+  if (req["op"].get(op) != simdjson::SUCCESS) return bad_request("query field \"op\" is required");
+  std::string_view run;
+  bool has_run = req["run"].get(run) == simdjson::SUCCESS;
+  int64_t limit = 100, offset = 0;
+  if (req["limit"].get(limit)) {}
+  if (req["offset"].get(offset)) {}
+  if (limit < 1 || limit > 100000) return bad_request("query field \"limit\" must be 1..100000");
+  if (offset < 0) return bad_request("query field \"offset\" must be >= 0");
+
+  answer->clear();
+  JsonWriter w(answer);
+  std::lock_guard<std::recursive_mutex> lock(im.mu);
+  if (im.closed) return Status::error(Code::kClosed, "the engine is closed");
+  Status s = store_->flush();
+  if (!s) return s;
+  const std::string no_specs =
+      "{\"total\":0,\"queued\":0,\"leased\":0,\"done\":0}";
+
+  if (op == "run") {
+    if (!has_run) return bad_request("query \"run\" needs field \"run\"");
+    if (const RunState* live = im.state->find(run)) {
+      write_live_run(w, *live, now_ms());
+      return Status::ok();
+    }
+    bool found = false;
+    s = store_->read(std::string(kRunColumns) + " WHERE run = ?", {run}, [&](const Row& r) {
+      write_stored_run(w, r, no_specs);
+      found = true;
+      return false;
+    });
+    if (!s) return s;
+    if (!found) return Status::error(Code::kNotFound, fmt::format("run \"{}\" is unknown", run));
+    return Status::ok();
+  }
+  if (op == "runs") {
+    std::string_view status;
+    bool by_status = req["status"].get(status) == simdjson::SUCCESS;
+    w.begin_object().key("runs").begin_array();
+    s = store_->read(std::string(kRunColumns) +
+                         " WHERE (? IS NULL OR status = ?) ORDER BY started_at DESC, run "
+                         "LIMIT ? OFFSET ?",
+                     {by_status ? Value(status) : Value(), by_status ? Value(status) : Value(),
+                      limit, offset},
+                     [&](const Row& r) {
+                       if (const RunState* live = im.state->find(r.text(0))) {
+                         write_live_run(w, *live, now_ms());
+                       } else {
+                         write_stored_run(w, r, no_specs);
+                       }
+                       return true;
+                     });
+    if (!s) return s;
+    w.end_array().end_object();
+    return Status::ok();
+  }
+  if (op == "tests") {
+    if (!has_run) return bad_request("query \"tests\" needs field \"run\"");
+    std::string_view status;
+    bool by_status = req["status"].get(status) == simdjson::SUCCESS;
+    w.begin_object().field("run", run).key("tests").begin_array();
+    s = store_->read(
+        "SELECT test, name, suite, file, status, attempt, flaky, duration_ms, error_message "
+        "FROM tests WHERE run = ? AND (? IS NULL OR status = ?) ORDER BY test LIMIT ? OFFSET ?",
+        {run, by_status ? Value(status) : Value(), by_status ? Value(status) : Value(), limit,
+         offset},
+        [&](const Row& r) {
+          w.begin_object();
+          w.field("id", r.text(0)).field("name", r.text(1));
+          if (!r.is_null(2)) w.field("suite", r.text(2));
+          if (!r.is_null(3)) w.field("file", r.text(3));
+          w.field("status", r.text(4)).field("attempts", r.int64(5));
+          w.field("flaky", r.int64(6) != 0);
+          if (!r.is_null(7)) w.field("duration_ms", r.real(7));
+          if (!r.is_null(8)) w.field("error", r.text(8));
+          w.end_object();
+          return true;
+        });
+    if (!s) return s;
+    // Attempts still running are only in memory.
+    if (const RunState* live = im.state->find(run); live && (!by_status || status == "running")) {
+      for (const auto& [id, t] : live->tests) {
+        if (!t.running) continue;
+        w.begin_object().field("id", id);
+        if (t.live) {
+          w.field("name", t.live->name.empty() ? id : t.live->name);
+          if (!t.live->suite.empty()) w.field("suite", t.live->suite);
+        }
+        w.field("status", "running").field("attempts", int64_t{t.attempt});
+        w.field("flaky", false).end_object();
+      }
+    }
+    w.end_array().end_object();
+    return Status::ok();
+  }
+  if (op == "stats") {
+    StoreStats st = store_->stats();
+    w.begin_object();
+    w.field("version", BATON_VERSION_STRING);
+    w.field("open_mode", im.access.open_mode());
+    w.field("durability", store_->durability() == Durability::kFull     ? "full"
+                          : store_->durability() == Durability::kNormal ? "normal"
+                                                                        : "async");
+    w.field("accepted", im.accepted.load()).field("duplicates", im.duplicates.load());
+    w.field("flagged", im.suspicious.load());
+    w.key("refused").begin_object();
+    int64_t total = 0;
+    for (size_t i = 1; i < im.refused.size(); ++i) {
+      int64_t n = im.refused[i].load();
+      total += n;
+      if (n) w.field(code_name(-static_cast<int>(i)), n);
+    }
+    w.end_object();
+    w.field("refused_total", total);
+    w.field("sessions_open", im.sessions_open.load());
+    w.field("runs_live", static_cast<int64_t>(im.state->run_count()));
+    w.field("tests_tracked", static_cast<int64_t>(im.state->tracked_tests()));
+    w.field("rate_limited_clients",
+            static_cast<int64_t>(im.rate ? im.rate->tracked_clients() : 0));
+    w.key("store").begin_object();
+    w.field("commits", st.commits).field("rows_written", st.rows_written);
+    w.field("failed_commits", st.failed_commits).field("durable_seq", st.durable_seq);
+    w.field("pending_rows", st.pending_rows);
+    w.end_object();
+    w.key("plugins").begin_array();
+    for (const PluginEntry& p : im.plugins) {
+      w.begin_object().field("id", static_cast<int64_t>(p.id)).field("name", p.name);
+      w.field("calls", p.calls).field("failures", p.failures);
+      w.field("time_ms", static_cast<double>(p.nanos) / 1e6).end_object();
+    }
+    w.end_array();
+    w.field("uptime_ms", now_ms() - im.started_at);
+    w.end_object();
+    return Status::ok();
+  }
+  if (op == "audit") {
+    w.begin_object().key("audit").begin_array();
+    s = store_->read(
+        "SELECT id, at, client, code, field, rule, detail FROM audit ORDER BY id DESC "
+        "LIMIT ? OFFSET ?",
+        {limit, offset}, [&](const Row& r) {
+          w.begin_object().field("id", r.int64(0)).field("at", r.int64(1));
+          if (!r.is_null(2)) w.field("client", r.text(2));
+          w.field("code", r.text(3));
+          if (!r.is_null(4)) w.field("field", r.text(4));
+          if (!r.is_null(5)) w.field("rule", r.text(5));
+          if (!r.is_null(6)) w.field("detail", r.text(6));
+          w.end_object();
+          return true;
+        });
+    if (!s) return s;
+    w.end_array().end_object();
+    return Status::ok();
+  }
+  if (op == "cleanup") {
+    int64_t older_than_ms = -1;
+    if (req["older_than_ms"].get(older_than_ms) != simdjson::SUCCESS || older_than_ms < 0) {
+      return bad_request("query \"cleanup\" needs field \"older_than_ms\" (a non-negative integer)");
+    }
+    int64_t cutoff = now_ms() - older_than_ms;
+    int64_t runs = 0, events = 0, n = 0;
+    // Finished runs only: a running run is never cleaned up under a client.
+    const char* kDeletes[] = {
+        "DELETE FROM events WHERE run IN (SELECT run FROM runs WHERE status != 'running' AND "
+        "ended_at < ?)",
+        "DELETE FROM attempts WHERE run IN (SELECT run FROM runs WHERE status != 'running' AND "
+        "ended_at < ?)",
+        "DELETE FROM suites WHERE run IN (SELECT run FROM runs WHERE status != 'running' AND "
+        "ended_at < ?)",
+        "DELETE FROM specs WHERE run IN (SELECT run FROM runs WHERE status != 'running' AND "
+        "ended_at < ?)",
+        "DELETE FROM runs WHERE status != 'running' AND ended_at < ?",
+        "DELETE FROM spec_history WHERE at < ?",
+    };
+    for (size_t i = 0; i < std::size(kDeletes); ++i) {
+      s = store_->execute(kDeletes[i], {cutoff}, &n);
+      if (!s) return s;
+      if (i == 0) events = n;
+      if (i == 4) runs = n;
+    }
+    w.begin_object().field("ok", true).field("runs_deleted", runs).field("events_deleted", events);
+    w.end_object();
+    return Status::ok();
+  }
+  return bad_request(fmt::format(
+      "unknown query op \"{}\" (known: run, runs, tests, stats, audit, cleanup)", op));
+}
+
+Status Orchestrator::export_run(std::string_view run, std::string_view format, std::string* out) {
+  Impl& im = *impl_;
+  RunReport report;
+  {
+    std::lock_guard<std::recursive_mutex> lock(im.mu);
+    if (im.closed) return Status::error(Code::kClosed, "the engine is closed");
+    Status s = store_->flush();
+    if (!s) return s;
+    s = load_run_report(store_.get(), im.state->find(run), run, &report);
+    if (!s) return s;
+  }
+  return render_report(report, format, out);
+}
+
+}  // namespace baton
