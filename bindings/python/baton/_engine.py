@@ -157,11 +157,12 @@ class _Guard:
             return True
 
 
-def _invoke(engine: "Engine", fn: Any, handle: Any, *args: Any) -> None:
-    """Calls ``fn(handle, *args)``, a function of baton.h on a handle of ``engine``.
-
-    The engine cannot be closed meanwhile. A non-zero status raises its BatonError, and
-    an exception raised by a callback during the call is re-raised in its place.
+def _invoke_raw(
+    engine: "Engine", fn: Any, handle: Any, *args: Any
+) -> Tuple[int, str, List[BaseException]]:
+    """Calls ``fn(handle, *args)``, a function of baton.h on a handle of ``engine``, which
+    cannot be closed meanwhile. Returns the status, baton_last_error() when it failed,
+    and the exceptions raised by the callbacks that ran on this thread during the call.
     """
     engine._guard.enter()
     errors: List[BaseException] = []
@@ -173,6 +174,13 @@ def _invoke(engine: "Engine", fn: Any, handle: Any, *args: Any) -> None:
     finally:
         _tls.errors = outer
         engine._guard.leave()
+    return status, detail, errors
+
+
+def _invoke(engine: "Engine", fn: Any, handle: Any, *args: Any) -> None:
+    """Like :func:`_invoke_raw`, but re-raises the first exception of a callback, or
+    raises the BatonError of a non-zero status."""
+    status, detail, errors = _invoke_raw(engine, fn, handle, *args)
     if errors:
         raise errors[0]
     if status != OK:
@@ -414,6 +422,10 @@ _OBSERVE_PTR = _lib.OBSERVE_FN(_observe_trampoline)
 _DESTROY_PTR = _lib.DESTROY_FN(_destroy_trampoline)
 _LOG_PTR = _lib.LOG_FN(_log_trampoline)
 _REPLAY_PTR = _lib.REPLAY_FN(_replay_trampoline)
+# NULL function pointers ("no filter", "no logger"): ctypes does not take None for them.
+_NO_FILTER = _lib.FILTER_FN()
+_NO_OBSERVE = _lib.OBSERVE_FN()
+_NO_LOGGER = _lib.LOG_FN()
 
 
 # ---- Engine ---------------------------------------------------------------------------
@@ -614,7 +626,7 @@ class Engine:
         try:
             self._call(
                 self._lib.baton_set_logger,
-                _LOG_PTR if fn is not None else None,
+                _LOG_PTR if fn is not None else _NO_LOGGER,
                 int(min_level),
                 new_key,
             )
@@ -642,17 +654,32 @@ class Engine:
         context = _PluginContext(name, filter, observe, self._sink)
         key = _register(context)
         out_id = c_uint64(0)
-        # On failure baton calls destroy, which drops the context.
-        self._call(
-            self._lib.baton_plugin_add,
-            name.encode("utf-8"),
-            _FILTER_PTR if filter is not None else None,
-            _OBSERVE_PTR if observe is not None else None,
-            _DESTROY_PTR,
-            key,
-            byref(out_id),
-        )
-        return Plugin(self, int(out_id.value), name, context)
+        try:
+            status, detail, errors = _invoke_raw(
+                self,
+                self._lib.baton_plugin_add,
+                self._handle,
+                name.encode("utf-8"),
+                _FILTER_PTR if filter is not None else _NO_FILTER,
+                _OBSERVE_PTR if observe is not None else _NO_OBSERVE,
+                _DESTROY_PTR,
+                key,
+                byref(out_id),
+            )
+        except BaseException:
+            _contexts.pop(key, None)  # the call did not happen: nothing will call destroy
+            raise
+        if status != OK:
+            # baton has called destroy already; this only matters if it did not.
+            _contexts.pop(key, None)
+            if errors:
+                raise errors[0]
+            raise error_for(status, detail)
+        plugin = Plugin(self, int(out_id.value), name, context)
+        if errors:
+            raise errors[0]
+        self._sink.raise_orphan()
+        return plugin
 
 
 class Plugin:

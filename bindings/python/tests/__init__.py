@@ -1,0 +1,1 @@
+"""Integration tests of the baton Python binding against a real libbaton (run_tests.sh)."""
