@@ -94,8 +94,8 @@ class Recorder {
     this.counts = { passed: 0, failed: 0, skipped: 0, todo: 0, timedout: 0, interrupted: 0 };
     const start = { type: 'run.start', run: this.run, name: process.env.BATON_RUN_NAME || 'node --test', ts: Date.now() };
     if (process.env.BATON_BUILD) start.build = process.env.BATON_BUILD;
-    start.platform = { os: process.platform, arch: process.arch, runtime: `node ${process.version}` };
-    this.send(start);
+    start.platform = `${process.platform}-${process.arch} node ${process.version}`;
+    this.runStarted = this.send(start);
   }
 
   send(message) {
@@ -103,6 +103,11 @@ class Recorder {
     if (status !== 0) {
       this.refusals.push(`${message.type} ${message.id ?? ''}: ${(reply && reply.error) || detail || status}`);
     }
+    return status === 0;
+  }
+
+  refusalError() {
+    return new Error(`baton reporter: baton refused ${this.refusals.length} event(s):\n  ${this.refusals.slice(0, 10).join('\n  ')}`);
   }
 
   uniqueId(base) {
@@ -227,7 +232,10 @@ class Recorder {
       .map((l) => `${pad}${l}\n`);
   }
 
-  finish() {
+  // Ends the run, prints its summary, writes the JUnit. A generator, so the
+  // summary is shown even when the JUnit export then fails.
+  *finish() {
+    if (!this.runStarted) throw this.refusalError();
     for (const fstate of this.files.values()) {
       for (let i = fstate.stack.length - 1; i >= 0; i--) {
         if (fstate.stack[i].suiteId) this.send({ type: 'suite.end', run: this.run, id: fstate.stack[i].suiteId, ts: Date.now() });
@@ -237,13 +245,10 @@ class Recorder {
     const failed = this.counts.failed + this.counts.timedout + this.counts.interrupted > 0;
     this.send({ type: 'run.end', run: this.run, status: failed ? 'failed' : 'passed', ts: Date.now() });
     this.engine.flush();
-    const lines = [];
     const summary = this.engine.query({ op: 'run', run: this.run });
     const c = summary.counts ?? {};
-    lines.push(
-      `ℹ baton run ${this.run}: ${summary.status} (tests ${c.tests}, passed ${c.passed}, failed ${c.failed}, ` +
-        `skipped ${c.skipped}, timedout ${c.timedout}, interrupted ${c.interrupted})\n`,
-    );
+    yield `ℹ baton run ${this.run}: ${summary.status} (tests ${c.tests}, passed ${c.passed}, failed ${c.failed}, ` +
+      `skipped ${c.skipped}, timedout ${c.timedout}, interrupted ${c.interrupted}, flaky ${c.flaky})\n`;
     let junit;
     try {
       junit = this.engine.export(this.run, 'junit');
@@ -257,11 +262,8 @@ class Recorder {
     const target = path.resolve(process.env.BATON_JUNIT || path.join('reports', 'junit-node.xml'));
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.writeFileSync(target, junit);
-    lines.push(`ℹ baton JUnit written to ${relativeFile(target)}\n`);
-    if (this.refusals.length > 0) {
-      throw new Error(`baton reporter: baton refused ${this.refusals.length} event(s):\n  ${this.refusals.slice(0, 10).join('\n  ')}`);
-    }
-    return lines;
+    yield `ℹ baton JUnit written to ${relativeFile(target)}\n`;
+    if (this.refusals.length > 0) throw this.refusalError();
   }
 
   close() {

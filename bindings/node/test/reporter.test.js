@@ -13,26 +13,53 @@ const PACKAGE = path.resolve(__dirname, '..');
 const REPORTER = path.join(PACKAGE, 'reporter.js');
 const SAMPLE = path.join(__dirname, 'fixtures', 'sample');
 
+// The child is a run of its own: node:test marks its children with
+// NODE_TEST_CONTEXT, which would make a nested `node --test` skip its files.
+function childEnv(extra) {
+  const env = { ...process.env, ...extra };
+  delete env.NODE_TEST_CONTEXT;
+  return env;
+}
+
 function runSample(reporterSpec, env, cwd = SAMPLE) {
   return spawnSync(process.execPath, ['--test', `--test-reporter=${reporterSpec}`, 'math.test.js', 'other.test.js'], {
     cwd,
-    env: { ...process.env, ...env },
+    env: childEnv(env),
     encoding: 'utf8',
     timeout: 60_000,
   });
 }
 
-test('node --test with the baton reporter records the run and writes JUnit', () => {
-  const dir = tempDir();
-  const db = path.join(dir, 'runs.db');
-  const junit = path.join(dir, 'out', 'junit.xml');
-  const r = runSample(REPORTER, { BATON_DB: db, BATON_JUNIT: junit, BATON_RUN: 'sample-run', BATON_BUILD: 'build-42' });
+// Whether the loaded library has the JUnit exporter (another part of baton).
+function junitAvailable() {
+  const engine = new baton.Engine();
+  try {
+    const session = engine.session();
+    session.push({ type: 'run.start', run: 'probe' });
+    engine.export('probe', 'junit');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    engine.close();
+  }
+}
+const JUNIT = junitAvailable();
 
-  // The sample has failures, so node --test exits 1; the reporter itself must not crash.
-  assert.equal(r.status, 1, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
-  assert.doesNotMatch(r.stderr, /baton reporter:/, r.stderr);
+let sampleRun = null;
+function sample() {
+  if (!sampleRun) {
+    const dir = tempDir();
+    const db = path.join(dir, 'runs.db');
+    const junit = path.join(dir, 'out', 'junit.xml');
+    const r = runSample(REPORTER, { BATON_DB: db, BATON_JUNIT: junit, BATON_RUN: 'sample-run', BATON_BUILD: 'build-42' });
+    sampleRun = { r, db, junit };
+  }
+  return sampleRun;
+}
 
-  // Console lines, spec-like.
+test('node --test with the baton reporter prints spec-like lines', () => {
+  const { r } = sample();
   assert.match(r.stdout, /✔ adds \(/);
   assert.match(r.stdout, /✖ subtracts wrongly \(/);
   assert.match(r.stdout, /five minus three/);
@@ -40,20 +67,13 @@ test('node --test with the baton reporter records the run and writes JUnit', () 
   assert.match(r.stdout, /# to be written .*# TODO/);
   assert.match(r.stdout, /▶ strings/);
   assert.match(r.stdout, /^ {4}✔ counts code points: 日本/m);
+  assert.match(r.stdout, /✖ times out/);
   assert.match(r.stdout, /ℹ tests \d+/);
-  assert.match(r.stdout, /ℹ baton run sample-run: failed/);
-  assert.match(r.stdout, /JUnit written to/);
+  assert.match(r.stdout, /ℹ baton run sample-run: failed \(tests 11, passed 5, failed 2, skipped 2, timedout 1, interrupted 1/);
+});
 
-  // JUnit on disk.
-  const xml = fs.readFileSync(junit, 'utf8');
-  assert.match(xml, /<testsuites?[\s>]/);
-  assert.match(xml, /adds/);
-  assert.match(xml, /subtracts wrongly/);
-  assert.match(xml, /<failure/);
-  assert.match(xml, /<skipped/);
-  assert.match(xml, /counts code points: 日本/);
-
-  // The run in the store.
+test('node --test with the baton reporter records the run into baton', () => {
+  const { db } = sample();
   const engine = new baton.Engine({ path: db });
   try {
     const run = engine.query({ op: 'run', run: 'sample-run' });
@@ -66,6 +86,7 @@ test('node --test with the baton reporter records the run and writes JUnit', () 
     assert.equal(run.counts.skipped, 2);
     assert.equal(run.counts.timedout, 1);
     assert.equal(run.counts.interrupted, 1);
+    assert.equal(typeof run.duration_ms, 'number');
 
     const ends = new Map();
     for (const ev of engine.replay({ run: 'sample-run', types: ['test.end'] })) ends.set(ev.data.id, ev.data);
@@ -76,11 +97,18 @@ test('node --test with the baton reporter records the run and writes JUnit', () 
     assert.match(failed.error.stack, /math\.test\.js/);
     assert.equal(failed.error.type, 'AssertionError');
     assert.equal(typeof failed.duration_ms, 'number');
+    assert.equal(byName('adds').status, 'passed');
     assert.equal(byName('times out').status, 'timedout');
     assert.equal(byName('never runs').status, 'interrupted');
+    assert.equal(byName('to be written').status, 'skipped');
     assert.equal(byName('to be written').meta.todo, 'next sprint');
     assert.equal(byName('skipped for now').meta.skip, 'not on this platform');
     assert.match(byName('broken setup (hook)').error.message, /database unavailable/);
+
+    const starts = new Map();
+    for (const ev of engine.replay({ run: 'sample-run', types: ['test.start'] })) starts.set(ev.data.id, ev.data);
+    const unicodeTest = [...starts.values()].find((d) => d.name === 'counts code points: 日本');
+    assert.equal(unicodeTest.file, 'math.test.js');
 
     const suites = [...engine.replay({ run: 'sample-run', types: ['suite.start'] })].map((e) => e.data);
     const names = suites.map((s) => s.name);
@@ -91,12 +119,37 @@ test('node --test with the baton reporter records the run and writes JUnit', () 
     const strings = suites.find((s) => s.name === 'strings');
     assert.equal(unicode.parent, strings.id);
     assert.equal(strings.parent, suites.find((s) => s.name === 'math.test.js').id);
+    assert.equal(unicodeTest.suite, unicode.id);
 
-    const starts = [...engine.replay({ run: 'sample-run', types: ['run.start'] })];
-    assert.equal(starts[0].data.build, 'build-42');
+    const [start] = [...engine.replay({ run: 'sample-run', types: ['run.start'] })];
+    assert.equal(start.data.build, 'build-42');
+    assert.equal([...engine.replay({ run: 'sample-run', types: ['run.end'] })].length, 1);
   } finally {
     engine.close();
   }
+});
+
+test('the reporter writes the JUnit of the run', { skip: !JUNIT && 'the loaded libbaton has no JUnit exporter yet' }, () => {
+  const { r, junit } = sample();
+  // The sample has failures, so node --test exits 1; the reporter itself does not fail.
+  assert.equal(r.status, 1, r.stderr);
+  assert.doesNotMatch(r.stderr, /baton reporter:/);
+  assert.match(r.stdout, /JUnit written to/);
+  const xml = fs.readFileSync(junit, 'utf8');
+  assert.match(xml, /<testsuites?[\s>]/);
+  assert.match(xml, /adds/);
+  assert.match(xml, /subtracts wrongly/);
+  assert.match(xml, /<failure/);
+  assert.match(xml, /<skipped/);
+  assert.match(xml, /counts code points: 日本/);
+});
+
+test('without a JUnit exporter the reporter fails with a clear error', { skip: JUNIT && 'the loaded libbaton exports JUnit' }, () => {
+  const { r, junit } = sample();
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /baton reporter: the loaded libbaton cannot export JUnit/);
+  assert.match(r.stderr, /The run was recorded, but no JUnit file was written/);
+  assert.equal(fs.existsSync(junit), false);
 });
 
 test('the reporter resolves as baton/reporter when the package is linked', () => {
@@ -105,21 +158,32 @@ test('the reporter resolves as baton/reporter when the package is linked', () =>
   fs.symlinkSync(PACKAGE, path.join(dir, 'node_modules', 'baton'), 'dir');
   for (const f of fs.readdirSync(SAMPLE)) fs.copyFileSync(path.join(SAMPLE, f), path.join(dir, f));
   const r = runSample('baton/reporter', { BATON_RUN: 'linked', BATON_JUNIT: path.join(dir, 'junit.xml') }, dir);
-  assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stdout, /ℹ baton run linked: failed/);
-  assert.ok(fs.existsSync(path.join(dir, 'junit.xml')));
+  assert.match(r.stdout, /ℹ baton run linked: failed/, r.stderr);
+  assert.equal(fs.existsSync(path.join(dir, 'junit.xml')), JUNIT);
 });
 
-test('an all-green run exits 0 and the run is passed', () => {
+test('an all-green run is a passed run', () => {
   const dir = tempDir();
   fs.writeFileSync(path.join(dir, 'green.test.js'), "require('node:test')('fine', () => {});\n");
   const r = spawnSync(process.execPath, ['--test', `--test-reporter=${REPORTER}`, 'green.test.js'], {
     cwd: dir,
-    env: { ...process.env, BATON_RUN: 'green' },
+    env: childEnv({ BATON_RUN: 'green' }),
     encoding: 'utf8',
   });
-  assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /ℹ baton run green: passed \(tests 1, passed 1, failed 0/);
+  assert.match(r.stdout, /ℹ baton run green: passed \(tests 1, passed 1, failed 0/, r.stderr);
   // The default JUnit path is reports/junit-node.xml under the working directory.
-  assert.ok(fs.existsSync(path.join(dir, 'reports', 'junit-node.xml')));
+  assert.equal(r.status, JUNIT ? 0 : 1, r.stderr);
+  assert.equal(fs.existsSync(path.join(dir, 'reports', 'junit-node.xml')), JUNIT);
+});
+
+test('a run baton refuses to start makes the reporter fail, naming the refusal', () => {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'one.test.js'), "require('node:test')('fine', () => {});\n");
+  const r = spawnSync(process.execPath, ['--test', `--test-reporter=${REPORTER}`, 'one.test.js'], {
+    cwd: dir,
+    env: childEnv({ BATON_RUN: 'x'.repeat(300) }),
+    encoding: 'utf8',
+  });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /baton reporter: baton refused \d+ event\(s\):\s+run\.start/);
 });
