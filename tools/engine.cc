@@ -1,0 +1,145 @@
+#include "engine.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "json_util.h"
+
+namespace baton_cli {
+
+std::vector<OptionSpec> db_option_specs() {
+  return {{"db"}, {"durability"}, {"options"}};
+}
+
+const char* const kDbOptionsHelp =
+    "  --db PATH            the SQLite database file (required)\n"
+    "  --durability MODE    full | normal | async (default: the engine's, normal)\n"
+    "  --options JSON       more baton_open options as a JSON object, e.g.\n"
+    "                       '{\"limits\":{\"max_message_bytes\":65536}}'; --db and\n"
+    "                       --durability win over the same keys here\n";
+
+std::string with_db_help(std::string_view help) {
+  std::string out(help);
+  constexpr std::string_view marker = "@DB_OPTIONS@\n";
+  if (auto at = out.find(marker); at != std::string::npos) {
+    out.replace(at, marker.size(), kDbOptionsHelp);
+  }
+  return out;
+}
+
+DbSettings db_settings_from(const Args& args, std::string_view command, bool must_exist) {
+  DbSettings db;
+  auto path = args.get("db");
+  if (!path || path->empty()) {
+    throw usage_error(command, "--db PATH is required (the database file baton records into)");
+  }
+  db.path = *path;
+  db.durability = args.get_or("durability", "");
+  if (!db.durability.empty() && db.durability != "full" && db.durability != "normal" &&
+      db.durability != "async") {
+    throw usage_error(command, fmt::format("--durability must be full, normal or async, got '{}'",
+                                           db.durability));
+  }
+  db.options_json = args.get_or("options", "");
+  db.must_exist = must_exist;
+  return db;
+}
+
+std::string engine_options_json(const DbSettings& db) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  fields.emplace_back("path", json_quote(db.path));
+  if (!db.durability.empty()) fields.emplace_back("durability", json_quote(db.durability));
+  return json_object_with(db.options_json, fields, "--options");
+}
+
+CliError status_error(int status, std::string_view doing) {
+  std::string detail = baton_last_error();
+  std::string message = fmt::format("{} failed: {}{}{}", doing, baton_status_name(status),
+                                    detail.empty() ? "" : ": ", detail);
+  switch (status) {
+    case BATON_EINVALID_ARGUMENT:
+      return CliError(kExitUsage, message, "check the flags and the --options JSON");
+    case BATON_ESTORAGE:
+      return CliError(kExitRuntime, message,
+                      "check that the database path is writable and not used by another "
+                      "process with a different durability");
+    case BATON_EDENIED:
+      return CliError(kExitRefused, message, "pass a token whose roles allow this");
+    case BATON_ENOT_FOUND:
+      return CliError(kExitRefused, message, "list what exists with 'baton runs --db PATH'");
+    case BATON_EINTERNAL:
+    case BATON_ECLOSED:
+      return CliError(kExitRuntime, message);
+    default:
+      return CliError(kExitRefused, message);
+  }
+}
+
+Engine::Engine(const DbSettings& db) : path_(db.path) {
+  struct stat st {};
+  if (db.must_exist && db.path != ":memory:" && ::stat(db.path.c_str(), &st) != 0) {
+    throw CliError(kExitRuntime, fmt::format("no database at {}", db.path),
+                   "check --db, or record events first with 'baton ingest' or 'baton serve'");
+  }
+  std::string options = engine_options_json(db);
+  int rc = baton_open(options.c_str(), &engine_);
+  if (rc != BATON_OK) throw status_error(rc, fmt::format("opening the database at {}", db.path));
+}
+
+Engine::~Engine() {
+  if (engine_) baton_close(engine_);
+}
+
+void Engine::close() {
+  baton_engine* e = engine_;
+  engine_ = nullptr;
+  int rc = baton_close(e);
+  if (rc != BATON_OK) throw status_error(rc, fmt::format("closing the database at {}", path_));
+}
+
+std::string Engine::query(std::string_view request_json) const {
+  std::string request(request_json);
+  BatonString out;
+  int rc = baton_query(engine_, request.c_str(), out.out(), out.out_len());
+  if (rc != BATON_OK) throw status_error(rc, fmt::format("query {}", request));
+  return std::string(out.view());
+}
+
+int parse_log_level(std::string_view level) {
+  if (level == "debug") return BATON_LOG_DEBUG;
+  if (level == "info") return BATON_LOG_INFO;
+  if (level == "warn") return BATON_LOG_WARN;
+  if (level == "error") return BATON_LOG_ERROR;
+  if (level == "off") return -1;
+  throw CliError(kExitUsage,
+                 fmt::format("--log must be debug, info, warn, error or off, got '{}'", level));
+}
+
+namespace {
+
+std::mutex& stderr_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+void log_to_stderr(void*, int level, const char* message) {
+  static const char* const names[] = {"debug", "info", "warn", "error"};
+  const char* name = level >= 0 && level <= 3 ? names[level] : "log";
+  std::lock_guard lock(stderr_mutex());
+  std::fprintf(stderr, "baton[%s]: %s\n", name, message);
+}
+
+}  // namespace
+
+void install_stderr_logger(baton_engine* engine, std::string_view level) {
+  int min_level = parse_log_level(level);
+  if (min_level < 0) return;
+  int rc = baton_set_logger(engine, log_to_stderr, min_level, nullptr);
+  if (rc != BATON_OK) throw status_error(rc, "installing the logger");
+}
+
+}  // namespace baton_cli

@@ -1,0 +1,186 @@
+#include "child_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "../cli.h"
+
+namespace baton_cli {
+
+namespace {
+
+// Writes whole lines with the prefix; keeps an unterminated tail until more
+// output (or the end) arrives, so interleaved specs stay readable.
+class LinePrefixer {
+ public:
+  LinePrefixer(std::FILE* out, std::string prefix) : out_(out), prefix_(std::move(prefix)) {}
+
+  void feed(const char* data, size_t len) {
+    pending_.append(data, len);
+    size_t start = 0;
+    for (size_t nl; (nl = pending_.find('\n', start)) != std::string::npos; start = nl + 1) {
+      write_line(std::string_view(pending_).substr(start, nl - start));
+    }
+    pending_.erase(0, start);
+  }
+  void finish() {
+    if (!pending_.empty()) write_line(pending_);
+    pending_.clear();
+  }
+
+ private:
+  void write_line(std::string_view line) {
+    std::fwrite(prefix_.data(), 1, prefix_.size(), out_);
+    std::fwrite(line.data(), 1, line.size(), out_);
+    std::fputc('\n', out_);
+    std::fflush(out_);
+  }
+
+  std::FILE* out_;
+  std::string prefix_;
+  std::string pending_;
+};
+
+void close_fd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+volatile sig_atomic_t g_child_pid = 0;
+
+}  // namespace
+
+void signal_running_child(int sig) {
+  pid_t pid = g_child_pid;
+  if (pid > 0) ::kill(pid, sig);
+}
+
+std::vector<std::string> expand_command(const std::vector<std::string>& command,
+                                        const std::string& spec) {
+  constexpr std::string_view kPlaceholder = "{spec}";
+  std::vector<std::string> out;
+  bool placed = false;
+  for (std::string arg : command) {
+    for (size_t at = 0; (at = arg.find(kPlaceholder, at)) != std::string::npos; at += spec.size()) {
+      arg.replace(at, kPlaceholder.size(), spec);
+      placed = true;
+    }
+    out.push_back(std::move(arg));
+  }
+  if (!placed) out.push_back(spec);
+  return out;
+}
+
+ChildResult run_child(const ChildOptions& options) {
+  int out_pipe[2];
+  int err_pipe[2];
+  int exec_pipe[2];  // closed on a successful exec; carries errno otherwise
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0 ||
+      ::pipe2(exec_pipe, O_CLOEXEC) != 0) {
+    throw CliError(kExitRuntime, fmt::format("cannot create pipes: {}", std::strerror(errno)));
+  }
+  std::vector<char*> argv;
+  for (const auto& a : options.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+
+  auto started_at = std::chrono::steady_clock::now();
+  pid_t pid = ::fork();
+  if (pid < 0) throw CliError(kExitRuntime, fmt::format("fork failed: {}", std::strerror(errno)));
+  if (pid == 0) {
+    ::dup2(out_pipe[1], STDOUT_FILENO);
+    ::dup2(err_pipe[1], STDERR_FILENO);
+    for (const auto& [name, value] : options.extra_env) ::setenv(name.c_str(), value.c_str(), 1);
+    ::execvp(argv[0], argv.data());
+    int err = errno;
+    ssize_t ignored = ::write(exec_pipe[1], &err, sizeof err);
+    (void)ignored;
+    ::_exit(127);
+  }
+  g_child_pid = pid;
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  ::close(exec_pipe[1]);
+
+  ChildResult result;
+  int exec_errno = 0;
+  if (::read(exec_pipe[0], &exec_errno, sizeof exec_errno) == sizeof exec_errno) {
+    result.started = false;
+    std::fprintf(stderr, "%scannot run %s: %s\n", options.prefix.c_str(), argv[0],
+                 std::strerror(exec_errno));
+  }
+  ::close(exec_pipe[0]);
+
+  LinePrefixer out(stdout, options.prefix);
+  LinePrefixer err(stderr, options.prefix);
+  int fds[2] = {out_pipe[0], err_pipe[0]};
+  LinePrefixer* sinks[2] = {&out, &err};
+  auto next_tick = std::chrono::steady_clock::now() + options.tick_interval;
+  char buf[8192];
+  while (fds[0] >= 0 || fds[1] >= 0) {
+    pollfd pfds[2];
+    int n = 0;
+    int index[2];
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i] >= 0) {
+        pfds[n] = {fds[i], POLLIN, 0};
+        index[n++] = i;
+      }
+    }
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        next_tick - std::chrono::steady_clock::now());
+    int ready = ::poll(pfds, static_cast<nfds_t>(n), static_cast<int>(std::max<int64_t>(wait.count(), 0)));
+    if (ready < 0 && errno != EINTR) break;
+    for (int k = 0; k < n && ready > 0; ++k) {
+      if (!(pfds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      int i = index[k];
+      ssize_t got = ::read(fds[i], buf, sizeof buf);
+      if (got > 0) {
+        sinks[i]->feed(buf, static_cast<size_t>(got));
+      } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+        sinks[i]->finish();
+        close_fd(fds[i]);
+      }
+    }
+    if (std::chrono::steady_clock::now() >= next_tick) {
+      if (options.on_tick) options.on_tick();
+      next_tick = std::chrono::steady_clock::now() + options.tick_interval;
+    }
+  }
+  // The child may outlive its pipes (closed them, or handed them to a daemon):
+  // keep heartbeating until it exits.
+  int status = 0;
+  while (true) {
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (std::chrono::steady_clock::now() >= next_tick) {
+      if (options.on_tick) options.on_tick();
+      next_tick = std::chrono::steady_clock::now() + options.tick_interval;
+    }
+  }
+  g_child_pid = 0;
+  result.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                                 started_at)
+                           .count();
+  if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result.signal = WTERMSIG(status);
+  }
+  return result;
+}
+
+}  // namespace baton_cli
