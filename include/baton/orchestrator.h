@@ -109,6 +109,12 @@ class Orchestrator final : public PluginHost {
   std::unique_ptr<EventStore> store_;
 };
 
+// Replays every event of `log` in order, with its recorded receive time, into
+// a fresh state and writes the events and their derived rows into `out` (an
+// empty store). The derived tables of `out` then hold what the log alone
+// implies; comparing them with `log`'s proves the live tables right.
+Status rebuild_from_log(EventStore* log, EventStore* out);
+
 // True while the calling thread is inside a plugin, logger or replay callback.
 bool in_engine_callback();
 

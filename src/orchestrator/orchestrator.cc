@@ -386,6 +386,19 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
   }
   pev.set_filter_stage(nullptr);
 
+  // A run finished before a restart is only in the store; learn it there so
+  // that late messages (and a second run.start) are refused as finished.
+  if (!ev.run.empty() && im.state->find(ev.run) == nullptr && !im.state->is_finished(ev.run)) {
+    bool finished = false;
+    s = store_->read("SELECT 1 FROM runs WHERE run = ? AND status != 'running'", {ev.run},
+                     [&](const Row&) {
+                       finished = true;
+                       return false;
+                     });
+    if (!s) return refuse(s);
+    if (finished) im.state->mark_finished(ev.run);
+  }
+
   int64_t seq = im.next_seq;
   ApplyResult applied;
   s = im.state->apply(ev, now, seq, &applied);

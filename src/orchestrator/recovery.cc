@@ -70,3 +70,49 @@ void refusal_reply(const Status& s, std::string* reply) {
 }
 
 }  // namespace baton
+
+namespace baton {
+
+Status rebuild_from_log(EventStore* log, EventStore* out) {
+  Status s = log->flush();
+  if (!s) return s;
+  EventValidator validator(Orchestrator::Impl::permissive_limits());
+  StateManager state;
+  Event ev;
+  Status failure;
+  s = log->read(
+      "SELECT seq, run, type, client, client_seq, client_ts, received_at, payload FROM events "
+      "ORDER BY seq",
+      {}, [&](const Row& r) {
+        int64_t seq = r.int64(0);
+        Status v = validator.validate(r.text(7), &ev);
+        if (!v) {
+          failure = Status::error(Code::kStorage, fmt::format("event {}: {}", seq, v.message()));
+          return false;
+        }
+        ApplyResult applied;
+        int64_t now = r.int64(6);
+        Status a = state.apply(ev, now, seq, &applied);
+        if (!a) {
+          failure = Status::error(Code::kStorage, fmt::format("event {}: {}", seq, a.message()));
+          return false;
+        }
+        out->write(Stmt::kInsertEvent,
+                   {seq, r.is_null(1) ? Value() : Value(r.text(1)), r.text(2),
+                    r.is_null(3) ? Value() : Value(r.text(3)),
+                    r.is_null(4) ? Value() : Value(r.int64(4)),
+                    r.is_null(5) ? Value() : Value(r.int64(5)), now, r.text(7)},
+                   seq);
+        write_derived_rows(out, ev, applied, seq, now);
+        if (r.int64(4) > 0 && !r.is_null(3)) {
+          out->write(Stmt::kUpsertClientSeq, {r.text(3), r.int64(4)}, seq);
+        }
+        if (applied.run_finished) state.forget(applied.run->id);
+        return true;
+      });
+  if (!s) return s;
+  if (!failure) return failure;
+  return out->flush();
+}
+
+}  // namespace baton

@@ -1,0 +1,31 @@
+# Thin wrappers over CMake. The two commands a fresh machine needs:
+#   make demo   installs what is missing, builds, runs the main job end to end
+#   make test   installs what is missing, builds, runs every test
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test test-cpp test-python test-node demo bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATON_WERROR=ON $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	bash scripts/run-tests.sh $(BUILD)
+
+demo: build
+	bash scripts/demo.sh $(BUILD)
+
+bench: deps
+	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBATON_BUILD_BENCH=ON -DBATON_BUILD_TESTS=OFF
+	cmake --build build-bench -j$(JOBS)
+	bash scripts/bench.sh build-bench
+
+clean:
+	rm -rf $(BUILD) build-*
