@@ -98,6 +98,7 @@ struct StoreOptions {
   int64_t async_flush_ms = 20;  // async: the longest an acked event waits for its commit
   size_t async_max_batch = 4096;
   std::string dsn;  // PostgreSQL
+  std::string sqlite_vfs;  // a registered SQLite VFS by name (fault injection); empty: default
 };
 
 struct StoreStats {

@@ -63,6 +63,8 @@ Status EngineOptions::from_json(std::string_view json, EngineOptions* out) {
       if (s && out->store_kind != "sqlite" && out->store_kind != "postgresql") {
         return bad(fmt::format("option \"store\" must be \"sqlite\" or \"postgresql\", not \"{}\"", out->store_kind));
       }
+    } else if (key == "sqlite_vfs") {
+      s = want_string(&out->store.sqlite_vfs);
     } else if (key == "dsn") {
       s = want_string(&out->store.dsn);
     } else if (key == "async_flush_ms") {

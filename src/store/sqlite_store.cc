@@ -160,7 +160,8 @@ Status SqliteStore::exec(const char* sql) {
 Status SqliteStore::open() {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
               SQLITE_OPEN_URI;
-  if (sqlite3_open_v2(options_.path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+  const char* vfs = options_.sqlite_vfs.empty() ? nullptr : options_.sqlite_vfs.c_str();
+  if (sqlite3_open_v2(options_.path.c_str(), &db_, flags, vfs) != SQLITE_OK) {
     Status s = Status::error(
         Code::kStorage, fmt::format("storage: cannot open database \"{}\": {}", options_.path,
                                     db_ ? sqlite3_errmsg(db_) : "out of memory"));
