@@ -348,7 +348,8 @@ def _observe_trampoline(user_data: Optional[int], ptr: Any) -> int:
     event = Event(ptr)
     _tls.in_callback.append(context.sink)
     try:
-        context.observe(event)
+        if context.observe(event) is False:
+            return EUSER  # a failure to count, not an exception to re-raise
     except BaseException as exc:
         _note(exc, f"raised in the observer of baton plugin {context.name!r}")
         context.sink.capture(exc)
@@ -648,8 +649,9 @@ class Engine:
 
         ``filter(event)`` runs before the event is applied: return None or True to keep
         it (after ``event.replace(...)`` if you like), False to reject it. ``observe(event)``
-        runs after it is applied. An exception in either is re-raised by the call that
-        made baton run the callback (a refused push, for a filter).
+        runs after it is applied; returning False reports a failure to baton (counted in
+        its stats and logged) without raising. An exception in either is re-raised by the
+        call that made baton run the callback (a refused push, for a filter).
         """
         context = _PluginContext(name, filter, observe, self._sink)
         key = _register(context)

@@ -67,7 +67,7 @@ def _source_file(cls: type) -> Optional[str]:
 
 
 class _TestRecord:
-    __slots__ = ("id", "started", "status", "error", "meta", "subtest_errors")
+    __slots__ = ("id", "started", "status", "error", "meta", "subtest_errors", "subtest_error")
 
     def __init__(self, test_id: str) -> None:
         self.id = test_id
@@ -76,6 +76,7 @@ class _TestRecord:
         self.error: Optional[Dict[str, str]] = None
         self.meta: Dict[str, Any] = {}
         self.subtest_errors: List[str] = []
+        self.subtest_error: Optional[Dict[str, str]] = None
 
 
 class BatonTestResult(unittest.TextTestResult):
@@ -233,14 +234,16 @@ class BatonTestResult(unittest.TextTestResult):
         status = record.status
         if record.subtest_errors and status in (None, "passed"):
             status = "failed"
-            if record.error is None:
-                record.error = {
-                    "type": "SubTestFailure",
-                    "message": _clip(
-                        f"{len(record.subtest_errors)} subtest(s) failed: "
-                        + "; ".join(record.subtest_errors)
-                    ),
-                }
+            first = record.subtest_error or {}
+            record.error = {
+                "type": first.get("type", "AssertionError"),
+                "message": _clip(
+                    f"{len(record.subtest_errors)} subtest(s) failed: "
+                    + "; ".join(record.subtest_errors)
+                ),
+            }
+            if "stack" in first:
+                record.error["stack"] = first["stack"]
         message: Dict[str, Any] = {
             "type": "test.end",
             "id": record.id,
@@ -332,8 +335,8 @@ class BatonTestResult(unittest.TextTestResult):
         self._current.subtest_errors.append(
             f"{description or subtest.id()}: {exc_type.__name__}: {exc}"
         )
-        if self._current.error is None:
-            self._current.error = self._error_of(err, subtest)
+        if self._current.subtest_error is None:
+            self._current.subtest_error = self._error_of(err, subtest)
 
     def _is_subtest_of_current(self, test: Any) -> bool:
         return (

@@ -157,7 +157,7 @@ class QueryExportTest(EngineTestCase):
         self.assertTrue(caught.exception.message)
         with self.assertRaises(baton.BatonError):
             self.engine.query({"op": "no-such-op"})
-        with self.assertRaises(baton.ParseError):
+        with self.assertRaises((baton.ParseError, baton.InvalidArgument)):
             self.engine.query("{not json")
 
     def test_session_query(self) -> None:
@@ -167,7 +167,7 @@ class QueryExportTest(EngineTestCase):
     def test_export_json(self) -> None:
         exported = json.loads(self.engine.export("q1", "json"))
         self.assertIn("q1", json.dumps(exported))
-        self.assertIn("t1 broke", json.dumps(exported))
+        self.assertIn("t2 broke", json.dumps(exported))
         self.assertEqual(json.loads(self.engine.export("q1")), exported)
 
     def test_export_unknown_run(self) -> None:
@@ -236,36 +236,51 @@ class AccessTest(EngineTestCase):
 
 
 class LoggerTest(EngineTestCase):
+    """baton logs a failing observer as a warning; an observer returning False fails
+    without raising."""
+
+    def failing_observer(self) -> baton.Plugin:
+        return self.engine.add_plugin("failing", observe=lambda ev: False)
+
     def test_logger_receives_warnings_and_can_be_removed(self) -> None:
         lines = []
         self.engine.set_logger(lambda level, message: lines.append((level, message)), baton.LOG_DEBUG)
-        with self.engine.session({"client": "noisy"}):
-            pass
-        push_small_run(self.session, "logged")
-        self.assertTrue(lines, "open access mode should be reported to the logger")
+        self.failing_observer()
+        self.session.push({"type": "run.start", "run": "logged"})
+        self.assertTrue(lines, "a failing observer should be reported to the logger")
         self.assertTrue(all(isinstance(m, str) and 0 <= lvl <= 3 for lvl, m in lines))
+        self.assertTrue(any("failing" in m and lvl == baton.LOG_WARN for lvl, m in lines), lines)
         count = len(lines)
         self.engine.set_logger(None)
-        with self.engine.session({"client": "quiet"}):
-            pass
+        self.session.push({"type": "run.end", "run": "logged", "status": "passed"})
         self.assertEqual(len(lines), count)
+
+    def test_min_level_filters(self) -> None:
+        lines = []
+        self.engine.set_logger(lambda level, message: lines.append(level), baton.LOG_ERROR)
+        self.failing_observer()
+        self.session.push({"type": "run.start", "run": "quiet"})
+        self.assertEqual(lines, [])
 
     def test_logger_exception_is_reraised(self) -> None:
         def broken(level: int, message: str) -> None:
             raise KeyError("logger broke")
 
         self.engine.set_logger(broken, baton.LOG_DEBUG)
+        self.failing_observer()
         with self.assertRaises(KeyError):
-            self.engine.session({"client": "trigger"})
+            self.session.push({"type": "run.start", "run": "raising"})
         self.engine.set_logger(None)
+        self.assertTrue(self.session.push({"type": "run.end", "run": "raising", "status": "passed"})["ok"])
 
     def test_log_to_forwards_to_logging(self) -> None:
         logger = logging.getLogger("baton.test")
         with self.assertLogs(logger, level="DEBUG") as captured:
             self.engine.set_logger(baton.log_to(logger), baton.LOG_DEBUG)
-            with self.engine.session({"client": "logging"}):
-                pass
-        self.assertTrue(captured.records)
+            self.failing_observer()
+            self.session.push({"type": "run.start", "run": "forwarded"})
+        self.assertEqual(captured.records[0].levelno, logging.WARNING)
+        self.assertIn("failing", captured.records[0].getMessage())
 
     def test_replacing_the_logger_releases_the_old_one(self) -> None:
         before = len(_engine._contexts)

@@ -109,17 +109,24 @@ class RateLimitTest(EngineTestCase):
 
     def test_rate_limited_carries_retry_after(self) -> None:
         self.engine.clock_set(1_000_000)
-        self.session.push({"type": "run.start", "run": "rl"})
-        with self.assertRaises(baton.RateLimited) as caught:
-            self.session.push({"type": "run.end", "run": "rl", "status": "passed"})
-        exc = caught.exception
-        self.assertEqual(exc.status, baton.ERATE_LIMITED)
-        self.assertEqual(exc.reply["code"], "rate_limited")
-        self.assertIsInstance(exc.retry_after_ms, int)
-        self.assertGreater(exc.retry_after_ms, 0)
-        self.assertLessEqual(exc.retry_after_ms, 60000)
-        self.engine.clock_set(1_000_000 + 60_000)
-        self.assertTrue(self.session.push({"type": "run.end", "run": "rl", "status": "passed"})["ok"])
+        refused = None
+        for i in range(20):
+            try:
+                self.session.push({"type": "run.start", "run": f"rl{i}"})
+            except baton.RateLimited as exc:
+                refused = exc
+                break
+        self.assertIsNotNone(refused, "one event a minute cannot admit 20 at once")
+        self.assertEqual(refused.status, baton.ERATE_LIMITED)
+        self.assertEqual(refused.code, "rate_limited")
+        self.assertEqual(refused.reply["code"], "rate_limited")
+        self.assertIsInstance(refused.retry_after_ms, int)
+        self.assertGreater(refused.retry_after_ms, 0)
+        self.assertLessEqual(refused.retry_after_ms, 60000)
+        status, reply = self.session.push_raw({"type": "run.start", "run": "again"})
+        self.assertEqual(status, baton.ERATE_LIMITED)
+        self.engine.clock_set(1_000_000 + 10 * 60_000)
+        self.assertTrue(self.session.push({"type": "run.start", "run": "later"})["ok"])
 
 
 class ErrorForTest(EngineTestCase):

@@ -67,15 +67,19 @@ class FilterTest(EngineTestCase):
         self.assertIn('"ok"', tests)
         self.assertNotIn("blocked", tests)
 
-    def test_invalid_replacement_refuses_the_event_and_is_reraised(self) -> None:
+    def test_invalid_replacement_refuses_the_event(self) -> None:
         self.engine.add_plugin("bad", filter=lambda ev: ev.replace("{broken"))
-        with self.assertRaises(baton.ParseError):
+        with self.assertRaises(baton.BatonError) as caught:
             self.session.push({"type": "test.start", "run": "f", "id": "x", "name": "x"})
+        self.assertIsInstance(caught.exception, (baton.Rejected, baton.ParseError))
+        self.assertNotIn('"x"', json.dumps(self.engine.query({"op": "tests", "run": "f"})))
 
-    def test_replacement_breaking_the_schema_is_reraised(self) -> None:
+    def test_replacement_breaking_the_schema_refuses_the_event(self) -> None:
         self.engine.add_plugin("bad", filter=lambda ev: ev.replace({"type": "test.start"}))
-        with self.assertRaises(baton.InvalidEvent):
+        with self.assertRaises(baton.BatonError) as caught:
             self.session.push({"type": "test.start", "run": "f", "id": "x", "name": "x"})
+        self.assertIsInstance(caught.exception, (baton.Rejected, baton.InvalidEvent))
+        self.assertIn("run", caught.exception.message)
 
     def test_filter_exception_is_reraised_and_the_event_not_applied(self) -> None:
         def explode(event: baton.Event) -> None:
@@ -147,6 +151,12 @@ class ObserveTest(EngineTestCase):
         with self.assertRaises(RuntimeError):
             self.session.push({"type": "run.start", "run": "applied"})
         self.assertEqual(self.engine.query({"op": "run", "run": "applied"})["run"], "applied")
+
+    def test_observer_returning_false_is_counted_not_raised(self) -> None:
+        self.engine.add_plugin("unhappy", observe=lambda ev: False)
+        self.assertTrue(self.session.push({"type": "run.start", "run": "counted"})["ok"])
+        stats = json.dumps(self.engine.query({"op": "stats"}))
+        self.assertIn("unhappy", stats)
 
     def test_observer_cannot_replace(self) -> None:
         errors = []

@@ -50,7 +50,9 @@ class ReplayTest(EngineTestCase):
         first = next(iterator)
         self.assertEqual(first.type, "run.start")
         iterator.close()
-        self.assertEqual(len(list(self.engine.replay(run="nobody"))), 0)
+        self.assertEqual(list(self.engine.replay(run="a", types=["test.log"])), [])
+        with self.assertRaises(baton.NotFound):
+            list(self.engine.replay(run="nobody"))
 
     def test_replay_after_close_raises_closed(self) -> None:
         iterator = self.engine.replay(chunk_size=2)
