@@ -126,66 +126,79 @@ class _Guard:
     """Counts the calls in flight on a handle, so close() waits for them and any later
     call fails with Closed instead of touching freed memory."""
 
-    __slots__ = ("_cond", "_active", "closed", "_what")
+    __slots__ = ("_lock", "_active", "closed", "_idle", "_what")
 
-    def __init__(self, what: str) -> None:
-        self._cond = threading.Condition(threading.Lock())
+    def __init__(self, what: str, closed: bool = False) -> None:
+        self._lock = threading.Lock()
         self._active = 0
-        self.closed = False
+        self.closed = closed
+        self._idle = threading.Event()
         self._what = what
 
     def enter(self) -> None:
-        with self._cond:
+        with self._lock:
             if self.closed:
                 raise Closed(f"the {self._what} is closed")
             self._active += 1
 
     def leave(self) -> None:
-        with self._cond:
+        with self._lock:
             self._active -= 1
             if self.closed and self._active == 0:
-                self._cond.notify_all()
+                self._idle.set()
+
+    def open(self) -> None:
+        self.closed = False
 
     def close(self) -> bool:
         """Marks the handle closed and waits for calls in flight; False if already closed."""
-        with self._cond:
+        with self._lock:
             if self.closed:
                 return False
             self.closed = True
-            while self._active:
-                self._cond.wait()
-            return True
+            busy = self._active > 0
+        if busy:
+            self._idle.wait()
+        return True
 
 
-def _invoke_raw(
-    engine: "Engine", fn: Any, handle: Any, *args: Any
-) -> Tuple[int, str, List[BaseException]]:
-    """Calls ``fn(handle, *args)``, a function of baton.h on a handle of ``engine``, which
-    cannot be closed meanwhile. Returns the status, baton_last_error() when it failed,
-    and the exceptions raised by the callbacks that ran on this thread during the call.
-    """
-    engine._guard.enter()
+def _run(fn: Any, *args: Any) -> Tuple[int, str, List[BaseException]]:
+    """Calls a status-returning function of baton.h. Returns the status,
+    baton_last_error() when it failed, and the exceptions raised by the callbacks that
+    ran on this thread during the call."""
     errors: List[BaseException] = []
     outer = _tls.errors
     _tls.errors = errors
     try:
-        status = fn(handle, *args)
+        status = fn(*args)
         detail = last_error() if status != OK else ""
     finally:
         _tls.errors = outer
-        engine._guard.leave()
     return status, detail, errors
 
 
-def _invoke(engine: "Engine", fn: Any, handle: Any, *args: Any) -> None:
-    """Like :func:`_invoke_raw`, but re-raises the first exception of a callback, or
-    raises the BatonError of a non-zero status."""
-    status, detail, errors = _invoke_raw(engine, fn, handle, *args)
+def _invoke_raw(
+    guard: _Guard, fn: Any, *args: Any
+) -> Tuple[int, str, List[BaseException]]:
+    """:func:`_run` while ``guard`` keeps its handle from being closed."""
+    guard.enter()
+    try:
+        return _run(fn, *args)
+    finally:
+        guard.leave()
+
+
+def _check(
+    sink: "_ErrorSink", result: Tuple[int, str, List[BaseException]]
+) -> None:
+    """Re-raises the first exception of a callback, or raises the BatonError of a
+    non-zero status, or an exception a callback left on another thread."""
+    status, detail, errors = result
     if errors:
         raise errors[0]
     if status != OK:
         raise error_for(status, detail)
-    engine._sink.raise_orphan()
+    sink.raise_orphan()
 
 
 # ---- Events ---------------------------------------------------------------------------
@@ -447,8 +460,7 @@ class Engine:
 
     def __init__(self, options: Optional[JsonInput] = None) -> None:
         self._handle: Any = None
-        self._guard = _Guard("engine")
-        self._guard.closed = True  # until baton_open succeeds
+        self._guard = _Guard("engine", closed=True)  # opened when baton_open succeeds
         self._sink = _ErrorSink()
         self._sessions: "weakref.WeakSet[Session]" = weakref.WeakSet()
         self._lock = threading.Lock()
@@ -461,13 +473,13 @@ class Engine:
         if status != OK:
             raise error_for(status, last_error())
         self._handle = handle
-        self._guard.closed = False
+        self._guard.open()
 
     # -- plumbing --
 
     def _call(self, fn: Any, *args: Any) -> None:
         """Calls a status-returning function on the engine handle."""
-        _invoke(self, fn, self._handle, *args)
+        _check(self._sink, _invoke_raw(self._guard, fn, self._handle, *args))
 
     def _call_buffer(self, fn: Any, *args: Any) -> bytes:
         out = c_void_p()
@@ -491,33 +503,27 @@ class Engine:
 
     def close(self) -> None:
         """Closes the sessions still open, flushes, calls every plugin's destroy and
-        closes the store. Closing twice is a no-op."""
-        if self._handle is None or self._guard.closed:
+        closes the store. Waits for the calls in flight; closing twice is a no-op."""
+        if self._handle is None:
             return
         self._check_not_in_own_callback("close the engine")
-        with self._lock:
-            sessions = list(self._sessions)
-        for session in sessions:
-            session.close()
         if not self._guard.close():
             return
+        # No engine call or new session can start now; close the sessions left open.
+        with self._lock:
+            sessions = list(self._sessions)
+        results = [session._close_handle() for session in sessions]
         handle, self._handle = self._handle, None
-        errors: List[BaseException] = []
-        outer = _tls.errors
-        _tls.errors = errors
         try:
-            status = self._lib.baton_close(handle)
-            detail = last_error() if status != OK else ""
+            result = _run(self._lib.baton_close, handle)
         finally:
-            _tls.errors = outer
             if self._logger_key is not None:
                 _contexts.pop(self._logger_key, None)
                 self._logger_key = None
-        if errors:
-            raise errors[0]
-        if status != OK:
-            raise error_for(status, detail)
-        self._sink.raise_orphan()
+        for session_result in results:
+            if session_result is not None and session_result[2]:
+                raise session_result[2][0]
+        _check(self._sink, result)
 
     def __enter__(self) -> "Engine":
         return self
@@ -658,7 +664,7 @@ class Engine:
         out_id = c_uint64(0)
         try:
             status, detail, errors = _invoke_raw(
-                self,
+                self._guard,
                 self._lib.baton_plugin_add,
                 self._handle,
                 name.encode("utf-8"),
@@ -720,19 +726,26 @@ class Session:
     def __init__(self, engine: Engine, credentials: Optional[JsonInput] = None) -> None:
         self._handle: Any = None
         self._engine = engine
-        self._guard = _Guard("session")
-        self._guard.closed = True  # until baton_session_open succeeds
+        self._sink = engine._sink
+        self._guard = _Guard("session", closed=True)  # opened with the handle
+        self._close_lock = threading.Lock()
         self._lib = engine._lib
         self._reply = c_void_p()
         self._reply_len = c_size_t(0)
+        payload = _encode(credentials, "credentials")
         handle = _lib.SessionP()
-        engine._call(
-            self._lib.baton_session_open, _encode(credentials, "credentials"), byref(handle)
-        )
-        self._handle = handle
-        self._guard.closed = False
-        with engine._lock:
-            engine._sessions.add(self)
+        engine._guard.enter()
+        try:
+            result = _run(self._lib.baton_session_open, engine._handle, payload, byref(handle))
+            if result[0] == OK:
+                # Registered before the engine can start closing, which closes it first.
+                self._handle = handle
+                self._guard.open()
+                with engine._lock:
+                    engine._sessions.add(self)
+        finally:
+            engine._guard.leave()
+        _check(self._sink, result)
 
     @property
     def engine(self) -> Engine:
@@ -747,13 +760,8 @@ class Session:
         for a refusal. Exceptions raised by callbacks are still re-raised."""
         data = _encode(msg)
         assert data is not None
-        engine = self._engine
-        self._guard.enter()
-        try:
-            engine._guard.enter()
-        except BaseException:
-            self._guard.leave()
-            raise
+        guard = self._guard
+        guard.enter()
         errors: List[BaseException] = []
         outer = _tls.errors
         _tls.errors = errors
@@ -761,15 +769,15 @@ class Session:
             status = self._lib.baton_push(
                 self._handle, data, len(data), byref(self._reply), byref(self._reply_len)
             )
-            reply = _take_buffer(self._lib, self._reply, self._reply_len) or b""
+            reply = _take_buffer(self._lib, self._reply, self._reply_len)
         finally:
             _tls.errors = outer
-            engine._guard.leave()
-            self._guard.leave()
+            guard.leave()
         if errors:
             raise errors[0]
-        engine._sink.raise_orphan()
-        return status, reply
+        if self._sink.orphans:
+            self._sink.raise_orphan()
+        return status, reply or b""
 
     def push(self, msg: JsonInput) -> Dict[str, Any]:
         """Pushes one message and returns the parsed reply; raises the
@@ -786,10 +794,9 @@ class Session:
         out = c_void_p()
         out_len = c_size_t(0)
         payload = _encode(request, "request")
-        self._guard.enter()
         try:
-            _invoke(
-                self._engine,
+            result = _invoke_raw(
+                self._guard,
                 self._lib.baton_session_query,
                 self._handle,
                 payload,
@@ -797,21 +804,30 @@ class Session:
                 byref(out_len),
             )
         finally:
-            self._guard.leave()
             data = _take_buffer(self._lib, out, out_len)
+        _check(self._sink, result)
         return json.loads(data) if data else {}
 
     def close(self) -> None:
-        """Closes the session; closing twice is a no-op."""
-        if self._handle is None or self._guard.closed:
+        """Closes the session, waiting for a push in flight; closing twice is a no-op."""
+        if self._handle is None:
             return
         self._engine._check_not_in_own_callback("close a session")
-        if not self._guard.close():
-            return
-        handle, self._handle = self._handle, None
-        with self._engine._lock:
-            self._engine._sessions.discard(self)
-        _invoke(self._engine, self._lib.baton_session_close, handle)
+        result = self._close_handle()
+        if result is not None:
+            _check(self._sink, result)
+
+    def _close_handle(self) -> Optional[Tuple[int, str, List[BaseException]]]:
+        with self._close_lock:
+            if self._handle is None:
+                return None
+            self._guard.close()
+            handle, self._handle = self._handle, None
+            result = _run(self._lib.baton_session_close, handle)
+            # Only now: until the handle is closed, the engine's close must wait for it.
+            with self._engine._lock:
+                self._engine._sessions.discard(self)
+            return result
 
     def __enter__(self) -> "Session":
         return self
