@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gc
 import json
+import unittest
 import weakref
 from typing import List
+from unittest import mock
 
 import baton
 from baton import _engine
@@ -106,6 +108,24 @@ class FilterTest(EngineTestCase):
         self.assertIn("test.start", repr(event))
         with self.assertRaises(baton.Closed):
             event.replace({"type": "test.start", "run": "f", "id": "k", "name": "late"})
+
+    def test_query_from_a_filter(self) -> None:
+        answers = []
+        self.engine.add_plugin(
+            "asks", filter=lambda ev: answers.append(self.engine.query({"op": "run", "run": "f"})))
+        self.session.push({"type": "test.start", "run": "f", "id": "q", "name": "q"})
+        self.assertEqual(answers[0]["run"], "f")
+        self.assertEqual(json.loads(self.engine.export("f", "json"))["tests"][0]["name"], "q")
+
+    # libbaton bug: baton_replay called from inside a filter callback overwrites the
+    # parsed event being filtered (the run id of the applied event becomes garbage such
+    # as 'first"}\0\0\0'). Remove the decorator when the core fixes it.
+    @unittest.expectedFailure
+    def test_replay_from_a_filter_leaves_the_event_intact(self) -> None:
+        self.engine.add_plugin("replays", filter=lambda ev: [list(self.engine.replay()), None][1])
+        self.session.push({"type": "test.start", "run": "f", "id": "r", "name": "r"})
+        tests = self.engine.query({"op": "tests", "run": "f"})
+        self.assertIn('"r"', json.dumps(tests))
 
     def test_closing_from_a_callback_is_refused(self) -> None:
         errors = []
@@ -233,14 +253,23 @@ class LifetimeTest(EngineTestCase):
         plugins[1].remove()  # after close: a no-op
         self.assertEqual(plugins[1].destroy_calls, 1)
 
-    def test_failed_add_releases_the_context(self) -> None:
+    def test_failed_add_calls_destroy_and_releases_the_context(self) -> None:
+        created: List[_engine._PluginContext] = []
+
+        class Recording(_engine._PluginContext):
+            __slots__ = ()
+
+            def __init__(self, *args: object) -> None:
+                super().__init__(*args)  # type: ignore[arg-type]
+                created.append(self)
+
         before = len(_engine._contexts)
-        try:
-            self.engine.add_plugin("", filter=lambda ev: None)
-        except baton.BatonError:
-            pass
-        else:
-            self.skipTest("this libbaton accepts an empty plugin name")
+        with mock.patch.object(_engine, "_PluginContext", Recording):
+            with self.assertRaises(baton.InvalidArgument) as caught:
+                self.engine.add_plugin("does-nothing")  # neither filter nor observe
+        self.assertIn("filter", caught.exception.message)
+        self.assertEqual(len(created), 1)
+        self.assertEqual(created[0].destroy_calls, 1, "baton calls destroy when adding fails")
         self.assertEqual(len(_engine._contexts), before)
 
     def test_plugin_ids_are_distinct(self) -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import sys
 import unittest
 import xml.etree.ElementTree as ET
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 import baton
 from baton.unittest import BatonTestResult, BatonTestRunner, main
