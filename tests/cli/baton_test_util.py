@@ -37,6 +37,7 @@ class WebSocket:
 
     def __init__(self, port, path="/", headers=None, host="127.0.0.1", timeout=15):
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.pings = 0
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Upgrade: websocket",
                  "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
@@ -96,10 +97,16 @@ class WebSocket:
             text = text.encode()
         self.send_frame(0x1, text)
 
-    def recv(self):
-        """The next text message; answers pings; raises Closed on a close frame."""
+    def recv(self, deadline=None):
+        """The next text message; answers pings; raises Closed on a close frame.
+        With a deadline (time.time() value), raises TimeoutError once it passes."""
         message = b""
         while True:
+            if deadline is not None:
+                left = deadline - time.time()
+                if left <= 0:
+                    raise TimeoutError("no message before the deadline")
+                self.sock.settimeout(left)
             b0, b1 = self._read_exact(2)
             opcode, fin = b0 & 0x0F, b0 & 0x80
             n = b1 & 0x7F
@@ -109,6 +116,7 @@ class WebSocket:
                 n = struct.unpack("!Q", self._read_exact(8))[0]
             payload = self._read_exact(n)
             if opcode == 0x9:
+                self.pings += 1
                 self.send_frame(0xA, payload)
                 continue
             if opcode == 0xA:
