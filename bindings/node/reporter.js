@@ -11,7 +11,7 @@
 // Environment:
 //   BATON_RUN       run id (default node-<epoch ms>-<pid>)
 //   BATON_RUN_NAME  run name (default "node --test")
-//   BATON_BUILD     CI build id, passed as run.start's `build`
+//   BATON_BUILD_ID  CI build id, passed as run.start's `build`
 //   BATON_DB        engine store path (default ":memory:"); BATON_OPTIONS overrides
 //   BATON_OPTIONS   the engine's options as JSON
 //   BATON_CLIENT    the client name of the session (default "node-test")
@@ -93,7 +93,7 @@ class Recorder {
     this.ids = new Set();
     this.counts = { passed: 0, failed: 0, skipped: 0, todo: 0, timedout: 0, interrupted: 0 };
     const start = { type: 'run.start', run: this.run, name: process.env.BATON_RUN_NAME || 'node --test', ts: Date.now() };
-    if (process.env.BATON_BUILD) start.build = process.env.BATON_BUILD;
+    if (process.env.BATON_BUILD_ID) start.build = process.env.BATON_BUILD_ID;
     start.platform = `${process.platform}-${process.arch} node ${process.version}`;
     this.runStarted = this.send(start);
   }

@@ -52,7 +52,7 @@ function sample() {
     const dir = tempDir();
     const db = path.join(dir, 'runs.db');
     const junit = path.join(dir, 'out', 'junit.xml');
-    const r = runSample(REPORTER, { BATON_DB: db, BATON_JUNIT: junit, BATON_RUN: 'sample-run', BATON_BUILD: 'build-42' });
+    const r = runSample(REPORTER, { BATON_DB: db, BATON_JUNIT: junit, BATON_RUN: 'sample-run', BATON_BUILD_ID: 'build-42' });
     sampleRun = { r, db, junit };
   }
   return sampleRun;
