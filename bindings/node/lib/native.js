@@ -139,6 +139,20 @@ const DECLARATIONS = {
 let loaded = null;
 
 function bind(lib, libraryPath) {
+  // The ABI version first: a library of another ABI may lack or change functions.
+  let abiFn;
+  try {
+    abiFn = lib.func(DECLARATIONS.baton_abi_version);
+  } catch (err) {
+    throw new Error(`baton: the library at ${libraryPath} lacks baton_abi_version (${err.message}); it is not a baton library`);
+  }
+  const abi = abiFn();
+  if (abi !== ABI_VERSION) {
+    throw new Error(
+      `baton: the library at ${libraryPath} has ABI version ${abi}, this binding needs ABI version ${ABI_VERSION}; ` +
+        `install a matching libbaton or a matching binding`,
+    );
+  }
   const fns = {};
   for (const [name, decl] of Object.entries(DECLARATIONS)) {
     try {
@@ -146,13 +160,6 @@ function bind(lib, libraryPath) {
     } catch (err) {
       throw new Error(`baton: the library at ${libraryPath} lacks ${name} (${err.message}); it is not a baton ABI ${ABI_VERSION} library`);
     }
-  }
-  const abi = fns.baton_abi_version();
-  if (abi !== ABI_VERSION) {
-    throw new Error(
-      `baton: the library at ${libraryPath} has ABI version ${abi}, this binding needs ABI version ${ABI_VERSION}; ` +
-        `install a matching libbaton or a matching binding`,
-    );
   }
   return fns;
 }

@@ -74,11 +74,25 @@ test('BATON_LIBRARY pointing at a missing file gives a clear error', () => {
 test('a library that is not baton is refused with a clear error', () => {
   const r = runNode("require('./').version()", { BATON_LIBRARY: 'libc.so.6' });
   assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /lacks baton_\w+.*not a baton ABI 1 library/);
+  assert.match(r.stderr, /lacks baton_abi_version.*not a baton library/);
 });
 
 const BUILD_DIR = path.resolve(PACKAGE, '..', '..', 'build');
 const builtHere = require('node:fs').existsSync(path.join(BUILD_DIR, 'libbaton.so'));
+
+test('a library with another ABI version is refused on load, naming both versions', (t) => {
+  const cc = ['cc', 'gcc', 'clang'].find((c) => spawnSync(c, ['--version']).status === 0);
+  if (!cc) return t.skip('no C compiler to build the wrong-ABI library');
+  const dir = require('node:fs').mkdtempSync(path.join(require('node:os').tmpdir(), 'baton-abi-'));
+  t.after(() => require('node:fs').rmSync(dir, { recursive: true, force: true }));
+  const lib = path.join(dir, 'libbaton.so');
+  const build = spawnSync(cc, ['-shared', '-fPIC', '-o', lib, path.join(__dirname, 'fixtures', 'wrong-abi.c')], { encoding: 'utf8' });
+  assert.equal(build.status, 0, build.stderr);
+  const r = runNode("new (require('./').Engine)()", { BATON_LIBRARY: lib });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /has ABI version 2, this binding needs ABI version 1/);
+  assert.ok(r.stderr.includes(lib));
+});
 
 test('the library is found in ../../build when BATON_LIBRARY is unset', { skip: !builtHere && `no libbaton.so in ${BUILD_DIR}` }, () => {
   const env = { ...process.env };
