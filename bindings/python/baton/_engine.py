@@ -34,7 +34,8 @@ LogFn = Callable[[int, str], Any]
 
 def version() -> str:
     """The loaded library's version, "MAJOR.MINOR.PATCH"."""
-    return _lib.get().baton_version().decode("utf-8")
+    raw: bytes = _lib.get().baton_version()
+    return raw.decode("utf-8")
 
 
 def abi_version() -> int:
@@ -44,12 +45,14 @@ def abi_version() -> int:
 
 def status_name(status: int) -> str:
     """The name of a status code: "ok", "parse", ...; "unknown" for other values."""
-    return _lib.get().baton_status_name(status).decode("utf-8")
+    raw: bytes = _lib.get().baton_status_name(status)
+    return raw.decode("utf-8")
 
 
 def last_error() -> str:
     """Detail of the last failure of a baton call on this thread ("" after a success)."""
-    return _lib.get().baton_last_error().decode("utf-8", "replace")
+    raw: bytes = _lib.get().baton_last_error()
+    return raw.decode("utf-8", "replace")
 
 
 def _encode(doc: Optional[JsonInput], what: str = "message") -> Optional[bytes]:
@@ -351,7 +354,18 @@ def _filter_trampoline(user_data: Optional[int], ptr: Any) -> int:
             event._detach()
         except BaseException as exc:
             context.sink.capture(exc)
-    return OK if verdict is None or verdict else EREJECTED
+    if verdict is None or verdict is True:
+        return OK
+    if verdict is False:
+        return EREJECTED
+    context.sink.capture(
+        TypeError(
+            f"the filter of baton plugin {context.name!r} returned a "
+            f"{type(verdict).__name__}: return None or True to keep the event, False to "
+            "reject it"
+        )
+    )
+    return EUSER  # fail closed
 
 
 def _observe_trampoline(user_data: Optional[int], ptr: Any) -> int:
@@ -437,9 +451,9 @@ _DESTROY_PTR = _lib.DESTROY_FN(_destroy_trampoline)
 _LOG_PTR = _lib.LOG_FN(_log_trampoline)
 _REPLAY_PTR = _lib.REPLAY_FN(_replay_trampoline)
 # NULL function pointers ("no filter", "no logger"): ctypes does not take None for them.
-_NO_FILTER = _lib.FILTER_FN()
-_NO_OBSERVE = _lib.OBSERVE_FN()
-_NO_LOGGER = _lib.LOG_FN()
+_NO_FILTER = _lib.FILTER_FN(0)
+_NO_OBSERVE = _lib.OBSERVE_FN(0)
+_NO_LOGGER = _lib.LOG_FN(0)
 
 
 # ---- Engine ---------------------------------------------------------------------------
@@ -566,7 +580,8 @@ class Engine:
     def query(self, request: JsonInput) -> Dict[str, Any]:
         """Runs a query such as ``{"op": "run", "run": "r1"}`` and returns its answer."""
         data = self._call_buffer(self._lib.baton_query, _encode(request, "request"))
-        return json.loads(data) if data else {}
+        answer: Dict[str, Any] = json.loads(data) if data else {}
+        return answer
 
     def export(self, run: str, format: str = "json") -> str:
         """Exports a run as "json", "junit" or "ctrf" text."""
@@ -654,7 +669,8 @@ class Engine:
         """Registers Python callables as a plugin.
 
         ``filter(event)`` runs before the event is applied: return None or True to keep
-        it (after ``event.replace(...)`` if you like), False to reject it. ``observe(event)``
+        it (after ``event.replace(...)`` if you like), False to reject it; any other
+        value refuses the event and raises TypeError. ``observe(event)``
         runs after it is applied; returning False reports a failure to baton (counted in
         its stats and logged) without raising. An exception in either is re-raised by the
         call that made baton run the callback (a refused push, for a filter).
@@ -806,7 +822,8 @@ class Session:
         finally:
             data = _take_buffer(self._lib, out, out_len)
         _check(self._sink, result)
-        return json.loads(data) if data else {}
+        answer: Dict[str, Any] = json.loads(data) if data else {}
+        return answer
 
     def close(self) -> None:
         """Closes the session, waiting for a push in flight; closing twice is a no-op."""

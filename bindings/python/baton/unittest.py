@@ -57,7 +57,7 @@ def _now_ms() -> int:
 
 def _source_file(cls: type) -> Optional[str]:
     module = sys.modules.get(cls.__module__)
-    path = getattr(module, "__file__", None)
+    path: Optional[str] = getattr(module, "__file__", None)
     if not path:
         return None
     try:
@@ -349,8 +349,6 @@ class BatonTestResult(unittest.TextTestResult):
 class BatonTestRunner(unittest.TextTestRunner):
     """A TextTestRunner whose result also records the run into ``session`` as ``run_id``."""
 
-    resultclass = BatonTestResult
-
     def __init__(
         self,
         *,
@@ -373,7 +371,8 @@ class BatonTestRunner(unittest.TextTestRunner):
         durations = getattr(self, "durations", None)
         if durations is not None:
             kwargs["durations"] = durations
-        return BatonTestResult(self.stream, self.descriptions, self.verbosity, **kwargs)
+        runner: Any = self  # stream, descriptions and verbosity are set by TextTestRunner
+        return BatonTestResult(runner.stream, runner.descriptions, runner.verbosity, **kwargs)
 
 
 # ---- command line ----------------------------------------------------------------------

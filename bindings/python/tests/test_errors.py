@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import json
+import os
+from typing import Type
 
 import baton
 
@@ -11,7 +12,7 @@ from .support import EngineTestCase
 
 
 class ErrorClassesTest(EngineTestCase):
-    def assertRefusal(self, exc: baton.BatonError, cls: type, code: str) -> None:
+    def assertRefusal(self, exc: baton.BatonError, cls: Type[baton.BatonError], code: str) -> None:
         self.assertIsInstance(exc, cls)
         self.assertIsInstance(exc, baton.BatonError)
         self.assertEqual(exc.status, cls.status)
@@ -116,7 +117,7 @@ class RateLimitTest(EngineTestCase):
             except baton.RateLimited as exc:
                 refused = exc
                 break
-        self.assertIsNotNone(refused, "one event a minute cannot admit 20 at once")
+        assert refused is not None, "one event a minute cannot admit 20 at once"
         self.assertEqual(refused.status, baton.ERATE_LIMITED)
         self.assertEqual(refused.code, "rate_limited")
         self.assertEqual(refused.reply["code"], "rate_limited")

@@ -69,6 +69,13 @@ class FilterTest(EngineTestCase):
         self.assertIn('"ok"', tests)
         self.assertNotIn("blocked", tests)
 
+    def test_filter_returning_something_else_fails_closed(self) -> None:
+        self.engine.add_plugin("sloppy", filter=lambda ev: [])  # type: ignore[arg-type,return-value]
+        with self.assertRaises(TypeError) as caught:
+            self.session.push({"type": "test.start", "run": "f", "id": "s", "name": "s"})
+        self.assertIn("'sloppy' returned a list", str(caught.exception))
+        self.assertNotIn('"s"', json.dumps(self.engine.query({"op": "tests", "run": "f"})))
+
     def test_invalid_replacement_refuses_the_event(self) -> None:
         self.engine.add_plugin("bad", filter=lambda ev: ev.replace("{broken"))
         with self.assertRaises(baton.BatonError) as caught:
