@@ -426,24 +426,23 @@ class Engine {
     for (const [k, v] of Object.entries({ filter, observe, destroy })) {
       if (v !== undefined && v !== null && typeof v !== 'function') throw new TypeError(`baton: plugin ${k} must be a function`);
     }
-    const plugin = new Plugin(this, name, { filter, observe, destroy });
     const state = this._state;
-    state.plugins.add(plugin);
+    const rec = new PluginRegistration(state, name, { filter, observe, destroy });
+    state.plugins.add(rec);
     const idBox = [0];
     try {
       this._call(() => {
-        const status = fns().baton_plugin_add(ptr, name, plugin._filterPtr, plugin._observePtr, plugin._destroyPtr, null, idBox);
+        const status = fns().baton_plugin_add(ptr, name, rec.filterPtr, rec.observePtr, rec.destroyPtr, null, idBox);
         this._check(status, `baton: addPlugin ${name}`);
       });
     } catch (err) {
       // destroy has run (the library calls it when the add fails) and released
       // the callbacks; release them here too in case it did not.
-      plugin.orphaned = !plugin.destroyed;
-      plugin.release();
-      state.plugins.delete(plugin);
+      rec.orphaned = !rec.destroyed;
+      rec.release();
       throw err;
     }
-    plugin.id = BigInt(idBox[0]);
+    const plugin = new Plugin(this, name, BigInt(idBox[0]), rec);
     return plugin;
   }
 
@@ -556,87 +555,108 @@ class Session {
 
 // ---- Plugin -------------------------------------------------------------------
 
-class Plugin {
-  constructor(engine, name, { filter, observe, destroy }) {
-    this.engine = engine;
+// The koffi registrations of one plugin. The trampolines reference this record
+// and the engine state only, never the Engine or Plugin objects, so an engine
+// dropped without close() can still be collected (its finalizer closes it).
+class PluginRegistration {
+  constructor(state, name, { filter, observe, destroy }) {
+    this.state = state;
     this.name = name;
-    this.id = null;
     this.destroyed = false;
-    this.orphaned = false;
-    this._released = false;
-    const state = engine._state;
-    const self = this;
-    const f = koffi;
-
-    this._filterPtr = null;
-    this._observePtr = null;
-    if (filter) {
-      const onFilter = (_userData, evPtr) => {
-        let ev = null;
-        try {
-          ev = new BatonEvent(evPtr, 'filter');
-          const verdict = filter(ev);
-          if (verdict === undefined || verdict === true) return Status.OK;
-          if (verdict === false) return Status.EREJECTED;
-          if (Number.isInteger(verdict)) return verdict;
-          throw new TypeError(`baton: filter ${name} returned ${typeof verdict}; return undefined/true to keep, false to reject (filters are synchronous)`);
-        } catch (err) {
-          state.pendingErrors.push(err);
-          return Status.EUSER;
-        } finally {
-          if (ev) ev._invalidate();
+    this.orphaned = false; // the engine closed without calling destroy (a library bug)
+    this.released = false;
+    this.filterPtr = null;
+    this.observePtr = null;
+    this.destroyPtr = null;
+    const rec = this;
+    try {
+      if (filter) {
+        const onFilter = (_userData, evPtr) => {
+          let ev = null;
+          try {
+            ev = new BatonEvent(evPtr, 'filter');
+            const verdict = filter(ev);
+            if (verdict === undefined || verdict === true) return Status.OK;
+            if (verdict === false) return Status.EREJECTED;
+            if (Number.isInteger(verdict)) return verdict;
+            throw new TypeError(
+              `baton: filter ${name} returned ${typeof verdict}; return undefined/true to keep, false to reject (filters are synchronous)`,
+            );
+          } catch (err) {
+            state.pendingErrors.push(err);
+            return Status.EUSER;
+          } finally {
+            if (ev) ev._invalidate();
+          }
+        };
+        this.filterPtr = koffi.register(onFilter, koffi.pointer(native.protos.filter));
+      }
+      if (observe) {
+        const onObserve = (_userData, evPtr) => {
+          let ev = null;
+          try {
+            ev = new BatonEvent(evPtr, 'observe');
+            return observe(ev) === false ? Status.EUSER : Status.OK;
+          } catch (err) {
+            state.pendingErrors.push(err);
+            return Status.EUSER;
+          } finally {
+            if (ev) ev._invalidate();
+          }
+        };
+        this.observePtr = koffi.register(onObserve, koffi.pointer(native.protos.observe));
+      }
+      const onDestroy = () => {
+        if (rec.destroyed) {
+          state.pendingErrors.push(new Error(`baton: plugin ${name} was destroyed twice by the library`));
+          return;
+        }
+        rec.destroyed = true;
+        state.pendingRelease.push(rec);
+        if (destroy) {
+          try {
+            destroy();
+          } catch (err) {
+            state.pendingErrors.push(err);
+          }
         }
       };
-      this._filterPtr = f.register(onFilter, f.pointer(native.protos.filter));
+      this.destroyPtr = koffi.register(onDestroy, koffi.pointer(native.protos.destroy));
+    } catch (err) {
+      // Out of koffi callback slots, for instance: give back what was taken.
+      this.release();
+      throw err;
     }
-    if (observe) {
-      const onObserve = (_userData, evPtr) => {
-        let ev = null;
-        try {
-          ev = new BatonEvent(evPtr, 'observe');
-          const verdict = observe(ev);
-          return verdict === false ? Status.EUSER : Status.OK;
-        } catch (err) {
-          state.pendingErrors.push(err);
-          return Status.EUSER;
-        } finally {
-          if (ev) ev._invalidate();
-        }
-      };
-      this._observePtr = f.register(onObserve, f.pointer(native.protos.observe));
-    }
-    const onDestroy = () => {
-      if (self.destroyed) {
-        state.pendingErrors.push(new Error(`baton: plugin ${name} was destroyed twice by the library`));
-        return;
-      }
-      self.destroyed = true;
-      state.pendingRelease.push(self);
-      if (destroy) {
-        try {
-          destroy();
-        } catch (err) {
-          state.pendingErrors.push(err);
-        }
-      }
-    };
-    this._destroyPtr = f.register(onDestroy, f.pointer(native.protos.destroy));
   }
 
   // Unregisters the koffi callbacks; once only.
   release() {
-    if (this._released) return;
-    this._released = true;
-    for (const p of [this._filterPtr, this._observePtr, this._destroyPtr]) {
+    if (this.released) return;
+    this.released = true;
+    for (const p of [this.filterPtr, this.observePtr, this.destroyPtr]) {
       if (p !== null) koffi.unregister(p);
     }
-    this._filterPtr = this._observePtr = this._destroyPtr = null;
-    this.engine._state.plugins.delete(this);
+    this.filterPtr = this.observePtr = this.destroyPtr = null;
+    this.state.plugins.delete(this);
+  }
+}
+
+class Plugin {
+  constructor(engine, name, id, registration) {
+    this.engine = engine;
+    this.name = name;
+    this.id = id;
+    this._rec = registration;
+  }
+
+  /** True once baton has called destroy. */
+  get destroyed() {
+    return this._rec.destroyed;
   }
 
   /** Removes the plugin; its destroy runs before this returns. Idempotent. */
   remove() {
-    if (this.destroyed || this._released) return;
+    if (this._rec.destroyed || this._rec.released) return;
     const ptr = this.engine._ptr();
     this.engine._call(() => {
       const status = fns().baton_plugin_remove(ptr, this.id);

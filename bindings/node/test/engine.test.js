@@ -344,6 +344,16 @@ test('engines left open are usable after heavy garbage and many sessions', (t) =
   assert.equal(engine.query({ op: 'run', run: 'r1' }).counts.tests, 200);
 });
 
+test('an engine dropped without close() is closed by its finalizer', () => {
+  const { spawnSync } = require('node:child_process');
+  const r = spawnSync(process.execPath, ['--expose-gc', path.join(__dirname, 'fixtures', 'finalize.js')], {
+    encoding: 'utf8',
+    env: process.env,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { destroyed: 1 });
+});
+
 function catchError(fn) {
   try {
     fn();
