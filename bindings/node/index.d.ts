@@ -117,7 +117,7 @@ export class Plugin {
   readonly engine: Engine;
   readonly name: string;
   /** The id baton gave the plugin. */
-  readonly id: bigint | null;
+  readonly id: bigint;
   /** True once baton has called destroy. */
   readonly destroyed: boolean;
   /** Removes the plugin; destroy runs before this returns. Idempotent. */

@@ -34,30 +34,29 @@ function statusName(status) {
   return native.load().fns.baton_status_name(status);
 }
 
-module.exports = {
-  load,
-  version,
-  abiVersion,
-  statusName,
-  lastError,
-  ABI_VERSION: native.ABI_VERSION,
-  Status: errors.Status,
-  LogLevel: LOG_LEVELS,
-  Engine,
-  Session,
-  Plugin,
-  BatonEvent,
-  BatonError: errors.BatonError,
-  InvalidArgumentError: errors.InvalidArgumentError,
-  ParseError: errors.ParseError,
-  InvalidError: errors.InvalidError,
-  DeniedError: errors.DeniedError,
-  RateLimitedError: errors.RateLimitedError,
-  ConflictError: errors.ConflictError,
-  NotFoundError: errors.NotFoundError,
-  RejectedError: errors.RejectedError,
-  StorageError: errors.StorageError,
-  ClosedError: errors.ClosedError,
-  InternalError: errors.InternalError,
-  UserError: errors.UserError,
-};
+// One assignment per name, so ESM `import { Engine } from 'baton'` sees them all.
+exports.load = load;
+exports.version = version;
+exports.abiVersion = abiVersion;
+exports.statusName = statusName;
+exports.lastError = lastError;
+exports.ABI_VERSION = native.ABI_VERSION;
+exports.Status = errors.Status;
+exports.LogLevel = LOG_LEVELS;
+exports.Engine = Engine;
+exports.Session = Session;
+exports.Plugin = Plugin;
+exports.BatonEvent = BatonEvent;
+exports.BatonError = errors.BatonError;
+exports.InvalidArgumentError = errors.InvalidArgumentError;
+exports.ParseError = errors.ParseError;
+exports.InvalidError = errors.InvalidError;
+exports.DeniedError = errors.DeniedError;
+exports.RateLimitedError = errors.RateLimitedError;
+exports.ConflictError = errors.ConflictError;
+exports.NotFoundError = errors.NotFoundError;
+exports.RejectedError = errors.RejectedError;
+exports.StorageError = errors.StorageError;
+exports.ClosedError = errors.ClosedError;
+exports.InternalError = errors.InternalError;
+exports.UserError = errors.UserError;

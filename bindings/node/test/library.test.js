@@ -108,6 +108,17 @@ test('the library is found in ../../build when BATON_LIBRARY is unset', { skip: 
   assert.match(info.path, /libbaton/);
 });
 
+test('ESM code imports the named exports and the reporter', async () => {
+  const { pathToFileURL } = require('node:url');
+  const mod = await import(pathToFileURL(path.join(PACKAGE, 'index.js')).href);
+  for (const name of ['Engine', 'Session', 'Plugin', 'BatonEvent', 'BatonError', 'RateLimitedError', 'Status', 'version', 'load']) {
+    assert.ok(mod[name] !== undefined, `named export ${name}`);
+  }
+  assert.equal(mod.Engine, baton.Engine);
+  const reporter = await import(pathToFileURL(path.join(PACKAGE, 'reporter.js')).href);
+  assert.equal(typeof reporter.default, 'function');
+});
+
 test('load() refuses a second, different library path', () => {
   assert.throws(() => baton.load('/some/other/libbaton.so'), /already loaded/);
 });
