@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import collections
 import ctypes
 import itertools
@@ -458,6 +459,19 @@ _NO_LOGGER = _lib.LOG_FN(0)
 
 # ---- Engine ---------------------------------------------------------------------------
 
+_open_engines: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_engines() -> None:
+    """Closes the engines still open when the interpreter exits, so that what they
+    acknowledged is flushed (finalizers are not guaranteed to run at exit)."""
+    for engine in list(_open_engines):
+        try:
+            engine.close()
+        except BaseException:
+            pass
+
 
 class Engine:
     """An open baton engine.
@@ -488,6 +502,7 @@ class Engine:
             raise error_for(status, last_error())
         self._handle = handle
         self._guard.open()
+        _open_engines.add(self)
 
     # -- plumbing --
 

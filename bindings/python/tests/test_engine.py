@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 import baton
 from baton import _engine
 
-from .support import EngineTestCase, push_small_run
+from .support import EngineTestCase, push_small_run, run_python
 
 
 def _token_entry(token: str, roles, runs: str = "*", clients: str = "*"):
@@ -87,6 +87,25 @@ class LifecycleTest(EngineTestCase):
         gc.collect()
         self.assertIsNone(engine_ref())
         self.assertEqual(context.destroy_calls, 1)
+
+    def test_engines_left_open_are_closed_at_exit(self) -> None:
+        path = os.path.join(self.temp_dir(), "exit.db")
+        script = (
+            "import atexit\n"
+            # Registered before baton's own handler, so it runs after it.
+            "atexit.register(lambda: print('closed at exit:', engine.closed))\n"
+            "import baton\n"
+            f"engine = baton.Engine({{'path': {path!r}, 'durability': 'async'}})\n"
+            "session = engine.session()\n"
+            "session.push({'type': 'run.start', 'run': 'left-open'})\n"
+            "cycle = [engine]\n"
+            "cycle.append(cycle)\n"
+        )
+        result = run_python(["-c", script])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("closed at exit: True", result.stdout)
+        with baton.Engine({"path": path}) as engine:
+            self.assertEqual(engine.query({"op": "run", "run": "left-open"})["run"], "left-open")
 
     def test_flush_and_durable_store_survive_reopen(self) -> None:
         path = os.path.join(self.temp_dir(), "runs.db")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 import unittest
 import weakref
 from typing import List
@@ -133,6 +134,15 @@ class FilterTest(EngineTestCase):
         self.session.push({"type": "test.start", "run": "f", "id": "r", "name": "r"})
         tests = self.engine.query({"op": "tests", "run": "f"})
         self.assertIn('"r"', json.dumps(tests))
+
+    def test_exception_of_a_callback_outside_any_call_is_raised_by_the_next_call(self) -> None:
+        # A callback that baton runs on a thread of its own is inside no Python call.
+        stray = threading.Thread(target=lambda: self.engine._sink.capture(LookupError("late")))
+        stray.start()
+        stray.join()
+        with self.assertRaises(LookupError):
+            self.engine.flush()
+        self.engine.flush()  # raised once only
 
     def test_closing_from_a_callback_is_refused(self) -> None:
         errors = []
