@@ -242,6 +242,26 @@ test('flush succeeds, and a file store keeps the run across reopen', (t) => {
   assert.equal(run.counts.failed, 1);
 });
 
+for (const durability of ['full', 'normal', 'async']) {
+  test(`durability ${durability}: what a push acknowledged is there after close and reopen`, (t) => {
+    const file = path.join(tempDir(), `${durability}.db`);
+    const engine = new Engine({ path: file, durability });
+    const session = engine.session({ client: `ci-${durability}` });
+    recordRun(session, 'r', { a: 'passed', b: 'failed', c: 'passed' });
+    session.push(msg.runEnd('r', 'failed'));
+    engine.close();
+    const again = openEngine(t, { path: file });
+    const run = again.query({ op: 'run', run: 'r' });
+    assert.equal(run.status, 'failed');
+    assert.equal(run.counts.tests, 3);
+    assert.equal([...again.replay({ run: 'r' })].length, 8);
+  });
+}
+
+test('a bad durability is refused', () => {
+  assert.equal(catchError(() => new Engine({ durability: 'sometimes' })).code, 'invalid_argument');
+});
+
 test('access: tokens, roles, denied sessions, accessReload', (t) => {
   const writer = 'writer-secret-token';
   const reader = 'reader-secret-token';
