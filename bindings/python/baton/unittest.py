@@ -60,10 +60,12 @@ def _source_file(cls: type) -> Optional[str]:
     path: Optional[str] = getattr(module, "__file__", None)
     if not path:
         return None
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return path
+    # Relative to the working folder (usually the repository) when it is inside it.
+    full = os.path.abspath(path)
+    here = os.getcwd()
+    if full.startswith(here.rstrip(os.sep) + os.sep):
+        return os.path.relpath(full, here)
+    return full
 
 
 class _TestRecord:
