@@ -142,3 +142,13 @@ class OfflinePipInstallTest(unittest.TestCase):
         helped = subprocess.run([script, "discover", "--help"], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
         self.assertEqual(helped.returncode, 0, helped.stderr)
+
+        # The sdist builds and installs offline too: it carries the backend with it.
+        sdist = baton_backend.build_sdist(folder)
+        reinstalled = subprocess.run(
+            [python, "-m", "pip", "install", "--no-index", "--force-reinstall",
+             os.path.join(folder, sdist)],
+            env=env, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            universal_newlines=True, timeout=300)
+        self.assertEqual(reinstalled.returncode, 0, reinstalled.stdout)
+        self.assertIn("Successfully installed baton", reinstalled.stdout)
