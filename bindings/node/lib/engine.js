@@ -171,6 +171,7 @@ class EngineState {
   closeNow() {
     if (this.closed) return { status: Status.OK, detail: '' };
     this.closed = true;
+    if (this.untrack) this.untrack();
     const f = fns();
     for (const s of this.sessions) {
       if (!s.closed) {
@@ -195,6 +196,32 @@ class EngineState {
     }
     this.ptr = null;
     return { status, detail };
+  }
+}
+
+// Engines still open when the process (or worker) exits are closed then, so
+// what async durability acknowledged is flushed. Weak: it keeps nothing alive.
+const openEngines = new Set();
+let exitHookInstalled = false;
+
+function trackOpenEngine(state) {
+  const ref = new WeakRef(state);
+  openEngines.add(ref);
+  state.untrack = () => openEngines.delete(ref);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const r of openEngines) {
+        const st = r.deref();
+        if (!st) continue;
+        try {
+          st.closeNow();
+        } catch {
+          // Exiting: nobody is left to tell.
+        }
+      }
+      openEngines.clear();
+    });
   }
 }
 
@@ -243,6 +270,7 @@ class Engine {
     }
     this._state = new EngineState(out[0]);
     engineFinalizer.register(this, this._state, this._state);
+    trackOpenEngine(this._state);
   }
 
   get closed() {

@@ -374,6 +374,15 @@ test('an engine dropped without close() is closed by its finalizer', () => {
   assert.deepEqual(JSON.parse(r.stdout), { destroyed: 1 });
 });
 
+test('engines left open at process exit are closed, flushing async durability', (t) => {
+  const { spawnSync } = require('node:child_process');
+  const file = path.join(tempDir(), 'exit.db');
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'fixtures', 'exit-open.js'), file], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const engine = openEngine(t, { path: file });
+  assert.equal(engine.query({ op: 'run', run: 'exit-run' }).counts.passed, 100);
+});
+
 function catchError(fn) {
   try {
     fn();
