@@ -13,8 +13,10 @@
 //
 // Memory. Per client the state is one theoretical arrival time (TAT). A key
 // whose TAT is not after `now` behaves exactly like a key never seen, so such
-// keys are dropped from the least recently admitted end of an LRU list on
-// every call (a few per call, always more than a call can add). Because every
+// keys are dropped from the least recently admitted end of an LRU list
+// whenever a new key is added (two per new key, so the expired keys drain
+// faster than new ones arrive). A known client's key is updated in place, even
+// when expired: dropping and re-adding it would cost more. Because every
 // admission sets TAT to at least now + interval and below
 // now + 1 ms + interval + tolerance, the LRU order is the TAT order to within
 // one burst tolerance (plus a millisecond), and everything admitted longer
@@ -57,8 +59,8 @@ __extension__ typedef __int128 Ticks;
 // every tick computation far from overflowing 128 bits.
 constexpr int64_t kMaxOptionValue = 1'000'000'000'000;  // 10^12
 constexpr uint32_t kNil = std::numeric_limits<uint32_t>::max();
-// Expired keys dropped per call: more than the one key a call may add, so the
-// table shrinks back to the live keys whatever the arrival pattern.
+// Expired keys dropped per new key: more than one, so the table shrinks back
+// to the live keys whatever the arrival pattern.
 constexpr int kSweepPerCall = 2;
 
 // One rule, converted to its own exact time base.
@@ -100,16 +102,19 @@ struct Gcra {
   // admitting j needs it below t + per_ms + tolerance, so j - i < events + burst.
   int64_t check(Ticks tat, Ticks now, int64_t now_ms, Ticks* next_tat) const {
     const Ticks earliest = tat - tolerance;
-    // floor(earliest / ticks_per_ms): the millisecond holding that instant.
+    // Admitted iff earliest < (now_ms + 1) ms; the 128-bit division below is
+    // paid only on refusal.
+    if (earliest < now + ticks_per_ms) {
+      *next_tat = (tat > now ? tat : now) + interval;
+      return 0;
+    }
+    // floor(earliest / ticks_per_ms): the millisecond holding the earliest
+    // admissible instant (a manual clock may run below zero).
     Ticks admit_ms = earliest / ticks_per_ms;
     if (earliest < 0 && earliest % ticks_per_ms != 0) --admit_ms;
-    if (admit_ms > now_ms) {
-      const Ticks wait = admit_ms - now_ms;
-      constexpr Ticks kMax = std::numeric_limits<int64_t>::max();
-      return wait > kMax ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(wait);
-    }
-    *next_tat = (tat > now ? tat : now) + interval;
-    return 0;
+    const Ticks wait = admit_ms - now_ms;
+    constexpr Ticks kMax = std::numeric_limits<int64_t>::max();
+    return wait > kMax ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(wait);
   }
 };
 
@@ -138,8 +143,19 @@ inline uint64_t hash_key(std::string_view s, uint64_t seed) {
     p += 8;
     n -= 8;
   }
+  // The last 0..7 bytes, read as at most two fixed-size loads (overlapping
+  // when n < 8) rather than a byte loop; the length is already in h.
   uint64_t tail = 0;
-  if (n > 0) std::memcpy(&tail, p, n);  // an empty view may have a null data()
+  if (n >= 4) {
+    uint32_t first, last;
+    std::memcpy(&first, p, 4);
+    std::memcpy(&last, p + n - 4, 4);
+    tail = static_cast<uint64_t>(first) << 32 | last;
+  } else if (n > 0) {
+    tail = static_cast<uint64_t>(static_cast<unsigned char>(p[0])) << 16 |
+           static_cast<uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8 |
+           static_cast<unsigned char>(p[n - 1]);
+  }
   h = (h ^ tail) * 0xc4ceb9fe1a85ec53ULL;
   return mix64(h ^ (seed >> 7));
 }
@@ -319,7 +335,6 @@ int64_t RateLimiter::admit(std::string_view client, int64_t now_ms) {
   Ticks client_now = 0, client_next = 0;
   if (s.client_rule.enabled) {
     client_now = s.client_rule.to_ticks(now_ms);
-    s.sweep(client_now);
     entry = s.find(client, hash);
     const Ticks tat = entry != kNil ? s.entries[entry].tat : client_now;
     wait = s.client_rule.check(tat, client_now, now_ms, &client_next);
@@ -340,6 +355,7 @@ int64_t RateLimiter::admit(std::string_view client, int64_t now_ms) {
         s.push_front(entry);
       }
     } else {
+      s.sweep(client_now);
       s.insert(client, hash, client_next);
     }
   }

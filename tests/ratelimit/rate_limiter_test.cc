@@ -133,13 +133,17 @@ TEST_CASE("idle clients are forgotten, exactly", "[ratelimit][memory]") {
   RateLimiter limiter(options({1, 100, 0}));
   for (int i = 0; i < 1000; ++i) CHECK(limiter.admit("c" + std::to_string(i), 0) == 0);
   CHECK(limiter.tracked_clients() == 1000);
-  // Every key's theoretical arrival time (100) has passed: each call drops
-  // some of them, and a dropped key behaves like a fresh one.
-  CHECK(limiter.admit("x", 200) == 0);
-  for (int i = 0; i < 600; ++i) CHECK(limiter.admit("x", 200) == 100);
-  CHECK(limiter.tracked_clients() == 1);
+  // Every key's theoretical arrival time (100) has passed: each new key
+  // drops two of them, and a dropped key behaves like a fresh one.
+  for (int i = 0; i < 500; ++i) CHECK(limiter.admit("n" + std::to_string(i), 200) == 0);
+  CHECK(limiter.tracked_clients() == 500);
   CHECK(limiter.admit("c1", 200) == 0);
   CHECK(limiter.admit("c1", 200) == 100);
+  CHECK(limiter.tracked_clients() == 501);
+  // Known clients whose state expired are updated in place, not re-added.
+  for (int i = 0; i < 500; ++i) CHECK(limiter.admit("n" + std::to_string(i), 400) == 0);
+  CHECK(limiter.tracked_clients() == 501);
+  CHECK(limiter.admit("n7", 400) == 100);
 }
 
 TEST_CASE("memory stays bounded with a million distinct clients", "[ratelimit][memory]") {
