@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import re
 import sys
@@ -392,6 +393,12 @@ def _common_options() -> argparse.ArgumentParser:
     group.add_argument("--name", metavar="NAME", help="the run's name (default: the run id)")
     group.add_argument("--build", metavar="ID", help="the CI build id of the run")
     group.add_argument("--client", metavar="NAME", default="unittest", help="the client name")
+    group.add_argument(
+        "--token",
+        metavar="TOKEN",
+        default=os.environ.get("BATON_TOKEN"),
+        help="the session token when access is configured (default: $BATON_TOKEN)",
+    )
     group.add_argument("--junit", metavar="FILE", help="write the run as JUnit XML to FILE")
     group.add_argument("--json", metavar="FILE", help="write the run as baton JSON to FILE")
     group.add_argument("--options", metavar="JSON", help="more engine options, as a JSON object")
@@ -411,9 +418,12 @@ def _parse(argv: Sequence[str]) -> Tuple[argparse.Namespace, bool]:
             parents=[common],
             description="Discover and run tests like `python -m unittest discover`, recording them into baton.",
         )
-        parser.add_argument("-s", "--start-directory", default=".", metavar="DIR")
-        parser.add_argument("-p", "--pattern", default="test*.py", metavar="PATTERN")
-        parser.add_argument("-t", "--top-level-directory", default=None, metavar="DIR")
+        parser.add_argument("-s", "--start-directory", default=".", metavar="DIR",
+                            help="the folder to start discovery in (default: .)")
+        parser.add_argument("-p", "--pattern", default="test*.py", metavar="PATTERN",
+                            help="the pattern of test files (default: test*.py)")
+        parser.add_argument("-t", "--top-level-directory", default=None, metavar="DIR",
+                            help="the top-level folder of the project (default: DIR of -s)")
         return parser.parse_args(list(argv[1:])), True
     parser = argparse.ArgumentParser(
         prog="python -m baton.unittest",
@@ -433,10 +443,23 @@ def _write(path: str, text: str) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Runs the command line; returns the exit status (0 when every test passed)."""
-    import json
-
+    """Runs the command line; returns the exit status: 0 when every test passed, 1 when
+    one failed, 2 when baton could not be opened, or could not record or export the run."""
     args, discover = _parse(sys.argv[1:] if argv is None else argv)
+    try:
+        options: Dict[str, Any] = json.loads(args.options) if args.options else {}
+    except ValueError as exc:
+        sys.stderr.write(f"baton: error: --options is not a JSON object: {exc}\n")
+        return 2
+    if not isinstance(options, dict):
+        sys.stderr.write("baton: error: --options is not a JSON object\n")
+        return 2
+    if args.db:
+        options["path"] = args.db
+    credentials: Dict[str, Any] = {"client": args.client}
+    if args.token:
+        credentials["token"] = args.token
+
     loader = unittest.TestLoader()
     if discover:
         suite = loader.discover(args.start_directory, args.pattern, args.top_level_directory)
@@ -445,50 +468,65 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             sys.path.insert(0, os.getcwd())
         suite = loader.loadTestsFromNames(args.tests)
 
-    options: Dict[str, Any] = json.loads(args.options) if args.options else {}
-    if args.db:
-        options["path"] = args.db
-    run_id = args.run or _default_run_id()
-    problems: List[str] = []
-    with Engine(options or None) as engine, engine.session({"client": args.client}) as session:
-        runner = BatonTestRunner(
-            session=session,
-            run_id=run_id,
-            run_name=args.name,
-            build=args.build,
-            verbosity=args.verbosity,
-            failfast=args.failfast,
-            buffer=args.buffer,
-        )
-        result = runner.run(suite)
-        assert isinstance(result, BatonTestResult)
-        if result.recording_errors:
-            problems.append(
-                f"{len(result.recording_errors)} message(s) could not be recorded; "
-                f"first: {result.recording_errors[0]}"
-            )
-        engine.flush()
-        for path, fmt in ((args.junit, "junit"), (args.json, "json")):
-            if not path:
-                continue
-            try:
-                _write(path, engine.export(run_id, fmt))
-            except BatonError as exc:
-                problems.append(
-                    f"the {fmt} export of this libbaton failed ({exc.code}: {exc}); "
-                    f"{path} was not written"
-                )
+    try:
+        engine = Engine(options or None)
+    except BatonError as exc:
+        sys.stderr.write(f"baton: error: cannot open the engine ({exc.code}): {exc}\n")
+        return 2
+    with engine:
         try:
-            counts = engine.query({"op": "run", "run": run_id}).get("counts", {})
-            summary = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
-            sys.stderr.write(f"baton: run {run_id}: {summary or 'no tests'}\n")
+            session = engine.session(credentials)
         except BatonError as exc:
-            problems.append(f"the run summary query failed ({exc.code}: {exc})")
+            sys.stderr.write(f"baton: error: cannot open a session ({exc.code}): {exc}\n")
+            return 2
+        with session:
+            result, problems = _run_and_report(args, engine, session, suite)
     for problem in problems:
         sys.stderr.write(f"baton: error: {problem}\n")
     if not result.wasSuccessful():
         return 1
     return 2 if problems else 0
+
+
+def _run_and_report(
+    args: argparse.Namespace, engine: Engine, session: Session, suite: unittest.TestSuite
+) -> Tuple[BatonTestResult, List[str]]:
+    run_id = args.run or _default_run_id()
+    problems: List[str] = []
+    runner = BatonTestRunner(
+        session=session,
+        run_id=run_id,
+        run_name=args.name,
+        build=args.build,
+        verbosity=args.verbosity,
+        failfast=args.failfast,
+        buffer=args.buffer,
+    )
+    result = runner.run(suite)
+    assert isinstance(result, BatonTestResult)
+    if result.recording_errors:
+        problems.append(
+            f"{len(result.recording_errors)} message(s) could not be recorded; "
+            f"first: {result.recording_errors[0]}"
+        )
+    engine.flush()
+    for path, fmt in ((args.junit, "junit"), (args.json, "json")):
+        if not path:
+            continue
+        try:
+            _write(path, engine.export(run_id, fmt))
+        except BatonError as exc:
+            problems.append(
+                f"the {fmt} export of this libbaton failed ({exc.code}: {exc}); "
+                f"{path} was not written"
+            )
+    try:
+        counts = engine.query({"op": "run", "run": run_id}).get("counts", {})
+        summary = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+        sys.stderr.write(f"baton: run {run_id}: {summary or 'no tests'}\n")
+    except BatonError as exc:
+        problems.append(f"the run summary query failed ({exc.code}: {exc})")
+    return result, problems
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import sys
 import unittest
@@ -180,6 +182,26 @@ class CommandLineTest(unittest.TestCase):
             sys.stderr = saved
         self.assertEqual(status, 0, stderr.getvalue())
         self.assertIn("baton: run m: tests 2, passed 2", stderr.getvalue())
+
+    def test_access_token_and_refusals(self) -> None:
+        digest = hashlib.sha256(b"cli-secret").hexdigest()
+        options = json.dumps({"access": {"tokens": [{"sha256": digest, "roles": ["reporter"]}]}})
+        base = ["-m", "baton.unittest", "discover", "-s", SAMPLES, "-p", "sample_green.py",
+                "--options", options, "--run", "tok"]
+        result = run_python(base + ["--token", "cli-secret"], cwd=self.folder)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        result = run_python(base, cwd=self.folder, BATON_TOKEN="cli-secret")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        result = run_python(base + ["--token", "wrong"], cwd=self.folder)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("baton: error: cannot open a session (denied)", result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+        result = run_python(base[:-4] + ["--options", '{"no_such": 1}'], cwd=self.folder)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("cannot open the engine (invalid_argument)", result.stderr)
+        result = run_python(base[:-4] + ["--options", "[1]"], cwd=self.folder)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--options is not a JSON object", result.stderr)
 
     def test_usage_errors(self) -> None:
         result = run_python(["-m", "baton.unittest"])
