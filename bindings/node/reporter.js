@@ -90,6 +90,7 @@ class Recorder {
     this.session = this.engine.session(credentials);
     this.refusals = [];
     this.files = new Map(); // file -> { suiteId, stack: [frame] }
+    this.fileOutput = new Map(); // file -> tail of its stdout/stderr
     this.ids = new Set();
     this.counts = { passed: 0, failed: 0, skipped: 0, todo: 0, timedout: 0, interrupted: 0 };
     const start = { type: 'run.start', run: this.run, name: process.env.BATON_RUN_NAME || 'node --test', ts: Date.now() };
@@ -191,6 +192,19 @@ class Recorder {
       return lines;
     }
     const status = testStatus(event, data);
+    // With process isolation, a file that fails as a whole (it does not load, or
+    // exits non-zero) is reported as a test named after its absolute path.
+    if (data.nesting === 0 && data.file && data.name === data.file) {
+      if (event === 'test:pass') return lines;
+      const output = this.fileOutput.get(data.file) ?? '';
+      const lastLine = output.split('\n').map((l) => l.trim()).filter(Boolean).findLast((l) => /^\w*Error\b|^Error:/.test(l));
+      const raw = data.details?.error ?? {};
+      const how = raw.signal ? `was killed by ${raw.signal}` : typeof raw.exitCode === 'number' && raw.exitCode !== 0 ? `exited with code ${raw.exitCode}` : 'failed';
+      const fileError = { message: wellFormed(`the test file ${how}${lastLine ? `: ${lastLine}` : ''}`) };
+      this.recordTest(fstate, frame, '(whole file)', fstate.suiteId, 'failed', data, fileError, output);
+      lines.push(`✖ ${fstate.rel} (whole file)\n`, `  ${fileError.message}\n`);
+      return lines;
+    }
     this.recordTest(fstate, frame, frame.name, this.parentSuite(fstate), status, data, error);
     const todo = data.todo !== undefined && data.todo !== false;
     const note = todo ? ' # TODO' : status === 'skipped' ? ' # SKIP' : '';
@@ -200,7 +214,15 @@ class Recorder {
     return lines;
   }
 
-  recordTest(fstate, frame, name, suiteId, status, data, error) {
+  // Output of a test file (process isolation attributes it to files, not tests);
+  // the tail is kept for files that fail as a whole.
+  output(file, message) {
+    if (!file) return;
+    const text = (this.fileOutput.get(file) ?? '') + message;
+    this.fileOutput.set(file, text.length > MAX_TEXT ? text.slice(text.length - MAX_TEXT) : text);
+  }
+
+  recordTest(fstate, frame, name, suiteId, status, data, error, stderr) {
     const names = fstate.stack.map((f) => f.name).concat(name);
     const id = this.uniqueId(`${fstate.rel} > ${names.join(' > ')}`);
     const duration = typeof data.details?.duration_ms === 'number' ? Math.max(0, Math.round(data.details.duration_ms)) : undefined;
@@ -210,6 +232,7 @@ class Recorder {
     const end = { type: 'test.end', run: this.run, id, status, ts: now };
     if (duration !== undefined) end.duration_ms = duration;
     if (error && status !== 'passed' && !(status === 'skipped' && !data.todo)) end.error = error;
+    if (stderr) end.stderr = wellFormed(stderr);
     const meta = {};
     if (data.line !== undefined) meta.line = data.line;
     if (data.column !== undefined) meta.column = data.column;
@@ -293,6 +316,7 @@ async function* batonReporter(source) {
           break;
         case 'test:stdout':
         case 'test:stderr':
+          recorder.output(data.file, data.message);
           yield data.message;
           break;
         default:

@@ -176,6 +176,33 @@ test('an all-green run is a passed run', () => {
   assert.equal(fs.existsSync(path.join(dir, 'reports', 'junit-node.xml')), JUNIT);
 });
 
+test('a test file that fails as a whole is recorded as a failed "(whole file)" test with its stderr', () => {
+  const dir = tempDir();
+  const db = path.join(dir, 'runs.db');
+  fs.writeFileSync(path.join(dir, 'broken.test.js'), 'this is not javascript (\n');
+  fs.writeFileSync(path.join(dir, 'exits.test.js'), "require('node:test')('ok', () => {});\nprocess.exitCode = 3;\n");
+  const r = spawnSync(process.execPath, ['--test', `--test-reporter=${REPORTER}`, 'broken.test.js', 'exits.test.js'], {
+    cwd: dir,
+    env: childEnv({ BATON_RUN: 'whole', BATON_DB: db }),
+    encoding: 'utf8',
+  });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stdout, /✖ broken\.test\.js \(whole file\)\n {2}the test file exited with code 1: SyntaxError/);
+  assert.match(r.stdout, /✖ exits\.test\.js \(whole file\)\n {2}the test file exited with code 3/);
+  const engine = new baton.Engine({ path: db });
+  try {
+    const ends = [...engine.replay({ run: 'whole', types: ['test.end'] })].map((e) => e.data);
+    const broken = ends.find((d) => d.id === 'broken.test.js > (whole file)');
+    assert.equal(broken.status, 'failed');
+    assert.match(broken.error.message, /SyntaxError/);
+    assert.match(broken.stderr, /this is not javascript/);
+    assert.equal(ends.find((d) => d.id === 'exits.test.js > ok').status, 'passed');
+    assert.equal(engine.query({ op: 'run', run: 'whole' }).counts.failed, 2);
+  } finally {
+    engine.close();
+  }
+});
+
 test('a run baton refuses to start makes the reporter fail, naming the refusal', () => {
   const dir = tempDir();
   fs.writeFileSync(path.join(dir, 'one.test.js'), "require('node:test')('fine', () => {});\n");
