@@ -141,6 +141,8 @@ class Recorder {
   start(data) {
     const fstate = this.fileState(data.file);
     const lines = [];
+    // The test node:test makes for a whole file is never a parent of its tests.
+    if (data.nesting === 0 && data.file && data.name === data.file) return lines;
     const parent = fstate.stack[fstate.stack.length - 1];
     if (parent && !parent.suiteId) this.openContainer(fstate, fstate.stack.length - 1, lines);
     fstate.stack.push({ name: data.name, nesting: data.nesting, suiteId: null, startedAt: Date.now() });
