@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <initializer_list>
+#include <iterator>
 #include <string>
 
 #include "validator/text_checks.h"
@@ -92,14 +94,51 @@ constexpr std::array<uint32_t, kEventTypeCount> kRequired = {
     bits({kType}),                          // worker.heartbeat
 };
 
+// Candidates are narrowed by length and first letter so that a key costs
+// one or two comparisons on the hot path.
 bool lookup_field(std::string_view key, int* out) {
-  for (int i = 0; i < kFieldCount; ++i) {
-    if (kFieldNames[static_cast<size_t>(i)] == key) {
-      *out = i;
-      return true;
-    }
+  auto is = [&](Field field) {
+    if (key != kFieldNames[static_cast<size_t>(field)]) return false;
+    *out = field;
+    return true;
+  };
+  if (key.empty()) return false;
+  switch (key.size()) {
+    case 2: return is(kId) || is(kTs);
+    case 3: return key[0] == 'r' ? is(kRun) : is(kSeq);
+    case 4:
+      switch (key[0]) {
+        case 't': return is(kType);
+        case 'n': return is(kName);
+        case 's': return is(kSpec);
+        case 'm': return is(kMeta);
+        case 'p': return is(kPlan);
+        case 'f': return is(kFile);
+        default: return false;
+      }
+    case 5:
+      switch (key[0]) {
+        case 'b': return is(kBuild);
+        case 'l': return is(kLease) || is(kLevel);
+        case 's': return is(kSuite);
+        case 'e': return is(kError);
+        case 'c': return is(kCount);
+        default: return false;
+      }
+    case 6:
+      switch (key[0]) {
+        case 's': return is(kStatus) || is(kStdout) || is(kStderr);
+        case 'c': return is(kClient) || is(kConfig);
+        case 'r': return is(kReason);
+        case 'p': return is(kParent);
+        case 'w': return is(kWorker);
+        default: return false;
+      }
+    case 7: return key[0] == 'a' ? is(kAttempt) : is(kMessage);
+    case 8: return key[0] == 'p' ? is(kPlatform) : is(kLeaseMs);
+    case 11: return key[0] == 'd' ? is(kDurationMs) : is(kAttachments);
+    default: return false;
   }
-  return false;
 }
 
 constexpr int64_t kMaxRetries = 100;
@@ -141,9 +180,8 @@ bool EventSchemaReader::read_field(int field, od::value& value) {
   switch (field) {
     case kType: {
       std::string_view text;
-      EventType parsed;
       if (!r.read_string(value, &text)) return false;
-      if (!parse_event_type(text, &parsed) || parsed != type_) {
+      if (text != event_type_name(type_)) {
         return r.fail(Code::kInvalid, "enum", "must name one message type");
       }
       return true;

@@ -75,6 +75,13 @@ bool is_script_tag(std::string_view text, size_t lt) {
 // "javascript:" (browsers drop tabs and newlines inside the scheme), and
 // "data:text/html".
 bool is_script_url(std::string_view text, size_t colon) {
+  size_t last = colon;
+  while (last > 0 && (text[last - 1] == '\t' || text[last - 1] == '\n' || text[last - 1] == '\r')) {
+    --last;
+  }
+  // Every scheme below ends in 't', and "data" in 'a': most colons stop here.
+  const char before = last > 0 ? lower(text[last - 1]) : '\0';
+  if (before != 't' && before != 'a') return false;
   for (std::string_view scheme : {"javascript", "vbscript", "livescript"}) {
     size_t i = colon;
     size_t k = scheme.size();
@@ -233,9 +240,11 @@ constexpr std::array<bool, 256> kTriggers = make_triggers();
 }  // namespace
 
 bool looks_like_injection(std::string_view text) {
-  for (size_t i = 0; i < text.size(); ++i) {
+  const size_t n = text.size();
+  for (size_t i = 0; i < n; ++i) {
+    while (i < n && !kTriggers[static_cast<unsigned char>(text[i])]) ++i;
+    if (i == n) break;
     const char c = text[i];
-    if (!kTriggers[static_cast<unsigned char>(c)]) continue;
     switch (c) {
       case '<':
         if (is_script_tag(text, i)) return true;
@@ -251,7 +260,7 @@ bool looks_like_injection(std::string_view text) {
         break;
       case 'u':
       case 'U':
-        if (is_union_select(text, i)) return true;
+        if (i + 1 < n && lower(text[i + 1]) == 'n' && is_union_select(text, i)) return true;
         break;
       default:  // a quote
         if (after_quote(text, i)) return true;

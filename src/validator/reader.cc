@@ -21,7 +21,8 @@ JsonReader::JsonReader(const Limits& limits, ThreadScratch& scratch, std::string
       input_(input),
       text_(text),
       text_end_(text + input.size()),
-      max_depth_(std::min(limits.max_depth, kMaxSupportedDepth)) {}
+      max_depth_(std::min(limits.max_depth, kMaxSupportedDepth)),
+      may_hold_nul_(input.find("\\u0000") != std::string_view::npos) {}
 
 std::string JsonReader::path_string() const {
   std::string out;
@@ -133,9 +134,8 @@ bool JsonReader::check_string(std::string_view text) {
                 "is longer than max_string_bytes (" + std::to_string(limits_.max_string_bytes) +
                     ")");
   }
-  // The message holds no raw NUL (checked before parsing), so a NUL here
-  // came from \u0000, which C hosts would read as the end of the string.
-  if (std::memchr(text.data(), 0, text.size()) != nullptr) {
+  // C hosts would read a NUL as the end of the string.
+  if (may_hold_nul_ && std::memchr(text.data(), 0, text.size()) != nullptr) {
     return fail_parse("nul", "a string holds a NUL character (\\u0000)");
   }
   return true;
@@ -298,7 +298,7 @@ bool JsonReader::read_key(od::field& field, std::string_view* key) {
                 "has a key longer than max_string_bytes (" +
                     std::to_string(limits_.max_string_bytes) + ")");
   }
-  if (std::memchr(key->data(), 0, key->size()) != nullptr) {
+  if (may_hold_nul_ && std::memchr(key->data(), 0, key->size()) != nullptr) {
     return fail_parse("nul", "a key holds a NUL character (\\u0000)");
   }
   return true;

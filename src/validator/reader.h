@@ -90,6 +90,8 @@ class JsonReader {
   template <typename OnItem>
   bool walk_array(od::array& array, OnItem&& on_item);
 
+  // Refuses a container at this depth when it is past max_depth.
+  bool enter_depth(uint32_t depth);
   // Type checks: a value of another type is refused with rule "type".
   bool enter_object(od::value& value, uint32_t depth, od::object* out);
   bool enter_array(od::value& value, uint32_t depth, od::array* out);
@@ -117,7 +119,6 @@ class JsonReader {
   bool check_string(std::string_view text);
   bool read_any_number(od::value& value);
   bool read_null(od::value& value);
-  bool enter_depth(uint32_t depth);
   bool read_key(od::field& field, std::string_view* key);
   bool check_new_key(size_t first, size_t count, std::string_view key);
   bool check_sorted_keys(size_t first);
@@ -129,6 +130,10 @@ class JsonReader {
   const char* text_;
   const char* text_end_;
   uint32_t max_depth_;
+  // Only a \u0000 escape puts a NUL in a string (raw NULs are refused
+  // before parsing), so strings are searched for one only when the message
+  // holds that escape.
+  bool may_hold_nul_;
   bool suspicious_ = false;
   Status status_;
 };

@@ -1,5 +1,8 @@
 #include "validator/text_checks.h"
 
+#include <cstdint>
+#include <cstring>
+
 namespace baton::validator_internal {
 
 namespace {
@@ -110,7 +113,20 @@ NumberForm classify_number(std::string_view t) {
 bool has_control_char(std::string_view text) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
-  for (size_t i = 0; i < n; ++i) {
+  size_t i = 0;
+  // Eight bytes at a time while no byte can be a control: a word with a
+  // byte below 0x20, a DEL or a C2 lead byte drops to the exact loop.
+  constexpr uint64_t kOnes = 0x0101010101010101u;
+  constexpr uint64_t kHigh = 0x8080808080808080u;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, p + i, 8);
+    const uint64_t del = word ^ (kOnes * 0x7F);
+    const uint64_t lead = word ^ (kOnes * 0xC2);
+    const uint64_t below = (word - kOnes * 0x20) & ~word;
+    if (((below | ((del - kOnes) & ~del) | ((lead - kOnes) & ~lead)) & kHigh) != 0) break;
+  }
+  for (; i < n; ++i) {
     const unsigned char c = p[i];
     if (c < 0x20 || c == 0x7F) return true;
     // U+0080..U+009F, the C1 controls, encode as C2 80..C2 9F.

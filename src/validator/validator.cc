@@ -169,6 +169,7 @@ bool read_event(JsonReader& r, ThreadScratch& s, size_t size, Event* out) {
     return r.fail_json(error);
   }
 
+  if (!r.enter_depth(1)) return false;
   EventType type = EventType::kRunStart;
   const TypeLookup lookup = find_type(doc, root, text + size, &type);
   if (lookup == TypeLookup::kTrailing) return fail_trailing(r);
