@@ -159,7 +159,9 @@ class BatonTestResult(unittest.TextTestResult):
 
     def stopTestRun(self) -> None:
         self._end_suite()
-        if self.shouldStop and not self.failfast:
+        # TextTestRunner calls this in a `finally`: Ctrl-C is the exception in flight.
+        interrupted = isinstance(sys.exc_info()[1], KeyboardInterrupt)
+        if interrupted or (self.shouldStop and not self.failfast):
             status = "interrupted"
         else:
             status = "passed" if self.wasSuccessful() else "failed"
@@ -217,6 +219,8 @@ class BatonTestResult(unittest.TextTestResult):
 
     def stopTest(self, test: unittest.TestCase) -> None:
         if self._current is not None and test is self._current_test:
+            if self._current.status is None and isinstance(sys.exc_info()[1], KeyboardInterrupt):
+                self._current.status = "interrupted"  # TestCase.run stops us in a `finally`
             stdout, stderr = self._captured_output()
             self._finish(self._current, stdout, stderr)
             self._current = None

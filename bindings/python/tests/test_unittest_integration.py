@@ -108,6 +108,22 @@ class InProcessTest(EngineTestCase):
         self.assertEqual(counts["failed"], 4)
         self.assertEqual(counts["skipped"], 1)
 
+    def test_ctrl_c_marks_the_run_interrupted(self) -> None:
+        class Interrupted(unittest.TestCase):
+            def test_first(self) -> None:
+                pass
+
+            def test_second(self) -> None:
+                raise KeyboardInterrupt
+
+        runner = BatonTestRunner(session=self.session, run_id="ctrl-c", stream=io.StringIO())
+        with self.assertRaises(KeyboardInterrupt):
+            runner.run(unittest.defaultTestLoader.loadTestsFromTestCase(Interrupted))
+        summary = self.engine.query({"op": "run", "run": "ctrl-c"})
+        self.assertEqual(summary["status"], "interrupted")
+        self.assertEqual(summary["counts"]["passed"], 1)
+        self.assertEqual(summary["counts"]["interrupted"], 1)
+
     def test_refused_messages_do_not_break_the_run(self) -> None:
         self.engine.add_plugin("refuse-ends", filter=lambda ev: ev.type != "test.end")
         result = self.run_sample("sample_green", "refusing")
