@@ -83,6 +83,12 @@ class Recorder {
     const options = process.env.BATON_OPTIONS
       ? JSON.parse(process.env.BATON_OPTIONS)
       : { path: process.env.BATON_DB || ':memory:' };
+    // Registered before the engine exists, so it runs before the binding's own
+    // exit hook closes the engine: a run cut short (Ctrl-C, a CI timeout) is
+    // still ended, as interrupted, and its partial JUnit written.
+    this.finished = false;
+    this.onExit = () => this.interrupt();
+    process.on('exit', this.onExit);
     this.engine = new Engine(options);
     this.client = process.env.BATON_CLIENT || 'node-test';
     const credentials = { client: this.client };
@@ -260,6 +266,7 @@ class Recorder {
   // Ends the run, prints its summary, writes the JUnit. A generator, so the
   // summary is shown even when the JUnit export then fails.
   *finish() {
+    this.finished = true;
     if (!this.runStarted) throw this.refusalError();
     for (const fstate of this.files.values()) {
       for (let i = fstate.stack.length - 1; i >= 0; i--) {
@@ -284,14 +291,38 @@ class Recorder {
         { cause: err },
       );
     }
-    const target = path.resolve(process.env.BATON_JUNIT || path.join('reports', 'junit-node.xml'));
+    const target = this.junitPath();
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.writeFileSync(target, junit);
     yield `ℹ baton JUnit written to ${relativeFile(target)}\n`;
     if (this.refusals.length > 0) throw this.refusalError();
   }
 
+  junitPath() {
+    return path.resolve(process.env.BATON_JUNIT || path.join('reports', 'junit-node.xml'));
+  }
+
+  // The process is exiting before the event stream ended.
+  interrupt() {
+    if (this.finished || !this.runStarted || this.engine.closed) return;
+    this.finished = true;
+    const say = (line) => fs.writeSync(process.stderr.fd, line);
+    try {
+      this.send({ type: 'run.end', run: this.run, status: 'interrupted', ts: Date.now() });
+      this.engine.flush();
+      say(`ℹ baton run ${this.run}: interrupted before the test run ended\n`);
+      const junit = this.engine.export(this.run, 'junit');
+      const target = this.junitPath();
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.writeFileSync(target, junit);
+      say(`ℹ baton JUnit (partial) written to ${relativeFile(target)}\n`);
+    } catch (err) {
+      say(`baton reporter: while exiting: ${err.message}\n`);
+    }
+  }
+
   close() {
+    process.removeListener('exit', this.onExit);
     this.engine.close();
   }
 }

@@ -203,6 +203,48 @@ test('a test file that fails as a whole is recorded as a failed "(whole file)" t
   }
 });
 
+test('a run cut short by SIGINT is ended as interrupted, keeping what finished', async () => {
+  const { spawn } = require('node:child_process');
+  const dir = tempDir();
+  const db = path.join(dir, 'runs.db');
+  fs.writeFileSync(
+    path.join(dir, 'slow.test.js'),
+    "const test = require('node:test');\n" +
+      "test('quick', () => {});\n" +
+      'test(\'slow\', () => new Promise((resolve) => setTimeout(resolve, 30000)));\n',
+  );
+  const child = spawn(process.execPath, ['--test', `--test-reporter=${REPORTER}`, 'slow.test.js'], {
+    cwd: dir,
+    env: childEnv({ BATON_RUN: 'cut', BATON_DB: db, BATON_JUNIT: path.join(dir, 'junit.xml') }),
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "quick" result in time:\n${stdout}\n${stderr}`)), 20000);
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (stdout.includes('✔ quick')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  child.kill('SIGINT');
+  await exited;
+  assert.match(stderr, /ℹ baton run cut: interrupted/);
+  assert.equal(fs.existsSync(path.join(dir, 'junit.xml')), JUNIT);
+  const engine = new baton.Engine({ path: db });
+  try {
+    const run = engine.query({ op: 'run', run: 'cut' });
+    assert.equal(run.status, 'interrupted');
+    assert.equal(run.counts.passed, 1);
+  } finally {
+    engine.close();
+  }
+});
+
 test('a run baton refuses to start makes the reporter fail, naming the refusal', () => {
   const dir = tempDir();
   fs.writeFileSync(path.join(dir, 'one.test.js'), "require('node:test')('fine', () => {});\n");
