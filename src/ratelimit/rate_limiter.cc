@@ -128,9 +128,9 @@ inline uint64_t mix64(uint64_t x) {
 }
 
 // Seeded per limiter so that client names colliding in the index cannot be
-// computed ahead of time; it is not a cryptographic PRF. Whatever collisions a
-// flood produces, max_tracked_clients still bounds memory and probe lengths
-// stay bounded by the index's load factor of at most one half.
+// computed ahead of time; it is not a cryptographic PRF. With names it cannot
+// aim, probes stay short at the index's load factor of at most one half, and
+// whatever a flood does, max_tracked_clients still bounds memory.
 inline uint64_t hash_key(std::string_view s, uint64_t seed) {
   uint64_t h = seed ^ (static_cast<uint64_t>(s.size()) * 0x9e3779b97f4a7c15ULL);
   const char* p = s.data();

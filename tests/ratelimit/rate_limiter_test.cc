@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "baton/rate_limiter.h"
 
@@ -257,4 +260,30 @@ TEST_CASE("rate_limit options are read from JSON", "[ratelimit][options]") {
     }
     CHECK(o.per_client.events == 42);
   }
+}
+
+TEST_CASE("one limiter shared by several threads admits exactly its allowance",
+          "[ratelimit][threads]") {
+  // Nothing refills during the test (one event per 10^9 ms), so exactly
+  // 1 + burst messages pass each rule, however the threads interleave.
+  auto hammer = [](RateLimiter& limiter) {
+    std::atomic<int> admitted{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&limiter, &admitted, t] {
+        for (int i = 0; i < 20000; ++i) {
+          const std::string client = "c" + std::to_string((i * 4 + t) % 100);
+          if (limiter.admit(client, 5) == 0) ++admitted;
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    return admitted.load();
+  };
+  RateLimiter per_client(options({1, 1'000'000'000, 9}));
+  CHECK(hammer(per_client) == 100 * 10);
+  CHECK(per_client.tracked_clients() == 100);
+  RateLimiter both(options({1, 1'000'000'000, 9}, {1, 1'000'000'000, 399}));
+  CHECK(hammer(both) == 400);
+  CHECK(both.tracked_clients() <= 100);
 }
