@@ -1,0 +1,401 @@
+// Ingest benchmark: baton through its C ABI against the machine's limit.
+//
+// The reference is what any ingester must at least do: parse each message
+// with simdjson and insert it with a prepared statement into a WAL database
+// (synchronous=NORMAL, 1000-row transactions). baton's figures are printed
+// beside it as a ratio, measured in the same process and run.
+//
+//   bench_ingest [--tests N] [--workers W] [--json] [--quick] [--growth]
+//                [--memory-tests N] [--dir DIR]
+#include <baton/baton.h>
+#include <simdjson.h>
+#include <sqlite3.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Message {
+  int client;
+  std::string json;
+};
+
+struct Stream {
+  std::vector<Message> messages;
+  int clients = 0;
+  int64_t tests = 0;
+};
+
+// The shape of a real run: suites of tests spread over workers, ~10% failing
+// and retried once (half then pass), 5% skipped, realistic names and errors.
+Stream make_stream(int64_t tests, int workers, const std::string& run, uint32_t seed = 42) {
+  Stream st;
+  st.clients = workers;
+  st.tests = tests;
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::exponential_distribution<double> dur(1 / 40.0);
+  std::vector<int64_t> seq(workers, 0);
+  auto emit = [&](int w, std::string body) {
+    body.pop_back();
+    body += fmt::format(",\"client\":\"ci-{}\",\"seq\":{}}}", w, ++seq[w]);
+    st.messages.push_back({w, std::move(body)});
+  };
+  int64_t t0 = 1764138000000;
+  emit(0, fmt::format(R"({{"type":"run.start","run":"{}","ts":{},"name":"main #4711","config":{{"retries":1}}}})", run, t0));
+  int64_t suites = std::max<int64_t>(1, tests / 50);
+  for (int64_t s = 0; s < suites; ++s) {
+    int w = static_cast<int>(s % workers);
+    emit(w, fmt::format(R"({{"type":"suite.start","run":"{}","id":"suite-{}","name":"src/module_{}/feature.spec.ts","ts":{}}})", run, s, s, t0 + s));
+    for (int64_t i = 0; i < tests / suites; ++i) {
+      int64_t ts = t0 + s * 1000 + i;
+      std::string tid = fmt::format("suite-{}/test-{}", s, i);
+      std::string name = fmt::format("module {} handles case {} when input is {}", s, i, i % 2 ? "valid" : "invalid");
+      emit(w, fmt::format(R"({{"type":"test.start","run":"{}","id":"{}","suite":"suite-{}","name":"{}","attempt":1,"ts":{}}})", run, tid, s, name, ts));
+      double r = u(rng);
+      const char* status = r < 0.10 ? "failed" : r < 0.15 ? "skipped" : "passed";
+      std::string error;
+      if (r < 0.10) {
+        error = fmt::format(R"x(,"error":{{"message":"expected {} to equal {}","stack":"AssertionError: expected {} to equal {}\n    at Context.<anonymous> (src/module_{}/feature.spec.ts:{}:17)"}})x", i, i + 1, i, i + 1, s, 10 + i);
+      }
+      emit(w, fmt::format(R"({{"type":"test.end","run":"{}","id":"{}","suite":"suite-{}","status":"{}","attempt":1,"duration_ms":{:.3f},"ts":{}{}}})", run, tid, s, status, dur(rng), ts + 40, error));
+      if (r < 0.10) {
+        emit(w, fmt::format(R"({{"type":"test.start","run":"{}","id":"{}","suite":"suite-{}","name":"{}","attempt":2,"ts":{}}})", run, tid, s, name, ts + 50));
+        const char* s2 = u(rng) < 0.5 ? "passed" : "failed";
+        emit(w, fmt::format(R"({{"type":"test.end","run":"{}","id":"{}","suite":"suite-{}","status":"{}","attempt":2,"duration_ms":{:.3f},"ts":{}}})", run, tid, s, s2, dur(rng), ts + 90));
+      }
+    }
+    emit(w, fmt::format(R"({{"type":"suite.end","run":"{}","id":"suite-{}","ts":{}}})", run, s, t0 + s * 1000 + 999));
+  }
+  emit(0, fmt::format(R"({{"type":"run.end","run":"{}","ts":{}}})", run, t0 + 10000000));
+  return st;
+}
+
+int64_t peak_rss_kb() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+int64_t current_rss_kb() {
+  std::ifstream f("/proc/self/statm");
+  int64_t size = 0, resident = 0;
+  f >> size >> resident;
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+void remove_db(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::remove((path + suffix).c_str());
+}
+
+struct Result {
+  std::string name;
+  int threads = 1;
+  int64_t events = 0;
+  double seconds = 0;
+  double p50_us = 0, p99_us = 0, p999_us = 0;
+  double ratio = 0;  // against the reference
+  int64_t refused = 0;
+  double eps() const { return seconds > 0 ? events / seconds : 0; }
+};
+
+double percentile(std::vector<float>& v, double p) {
+  if (v.empty()) return 0;
+  size_t k = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1)));
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[k];
+}
+
+void die(const char* what) {
+  std::fprintf(stderr, "bench_ingest: %s: %s\n", what, baton_last_error());
+  std::exit(1);
+}
+
+// Pushes `st` (first `limit` messages) through baton with `threads` pushing
+// threads; each thread owns whole clients so every client's order holds.
+Result run_baton(const std::string& name, const std::string& options, const Stream& st,
+                 int threads, size_t limit) {
+  baton_engine* e = nullptr;
+  if (baton_open(options.c_str(), &e) != BATON_OK) die("baton_open");
+  std::vector<baton_session*> sessions(st.clients);
+  for (int c = 0; c < st.clients; ++c) {
+    std::string cred = fmt::format(R"({{"client":"ci-{}"}})", c);
+    if (baton_session_open(e, cred.c_str(), &sessions[c]) != BATON_OK) die("session");
+  }
+  size_t n = std::min(limit, st.messages.size());
+  // run.start must come first: push it before the clock starts.
+  char* reply = nullptr;
+  const Message& first = st.messages[0];
+  if (baton_push(sessions[first.client], first.json.data(), first.json.size(), nullptr, nullptr) != BATON_OK) die("run.start");
+  (void)reply;
+  std::vector<std::vector<float>> lat(threads);
+  std::atomic<int64_t> refused{0};
+  // The last message (run.end) must come after all others: hold it back.
+  size_t last = n == st.messages.size() ? n - 1 : n;
+  auto body = [&](int t) {
+    std::vector<float>& l = lat[t];
+    l.reserve(n / threads + 16);
+    for (size_t i = 1; i < last; ++i) {
+      const Message& m = st.messages[i];
+      if (m.client % threads != t) continue;
+      auto t0 = Clock::now();
+      int rc = baton_push(sessions[m.client], m.json.data(), m.json.size(), nullptr, nullptr);
+      auto t1 = Clock::now();
+      if (rc != BATON_OK) ++refused;
+      l.push_back(std::chrono::duration<float, std::micro>(t1 - t0).count());
+    }
+  };
+  auto start = Clock::now();
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(body, t);
+  body(0);
+  for (auto& th : pool) th.join();
+  if (last < n) {
+    const Message& m = st.messages[last];
+    if (baton_push(sessions[m.client], m.json.data(), m.json.size(), nullptr, nullptr) != BATON_OK) ++refused;
+  }
+  if (baton_flush(e) != BATON_OK) die("flush");
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<float> all;
+  for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
+  Result r;
+  r.name = name;
+  r.threads = threads;
+  r.events = static_cast<int64_t>(n);
+  r.seconds = secs;
+  r.p50_us = percentile(all, 0.50);
+  r.p99_us = percentile(all, 0.99);
+  r.p999_us = percentile(all, 0.999);
+  r.refused = refused;
+  for (auto* s : sessions) baton_session_close(s);
+  baton_close(e);
+  return r;
+}
+
+// The reference: simdjson parse + one prepared insert per message, WAL,
+// synchronous=NORMAL, 1000-row transactions, nothing else.
+Result run_reference(const std::string& path, const Stream& st, size_t limit) {
+  remove_db(path);
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) die("reference open");
+  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", nullptr, nullptr, nullptr);
+  sqlite3_exec(db,
+               "CREATE TABLE events (seq INTEGER PRIMARY KEY, run TEXT, type TEXT NOT NULL, "
+               "client TEXT, client_seq INTEGER, client_ts INTEGER, received_at INTEGER NOT NULL, "
+               "payload TEXT NOT NULL)",
+               nullptr, nullptr, nullptr);
+  sqlite3_stmt* ins = nullptr;
+  sqlite3_prepare_v2(db,
+                     "INSERT INTO events(seq, run, type, client, client_seq, client_ts, "
+                     "received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     -1, &ins, nullptr);
+  simdjson::ondemand::parser parser;
+  simdjson::padded_string buf(size_t{1} << 16);
+  size_t n = std::min(limit, st.messages.size());
+  auto start = Clock::now();
+  sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& m = st.messages[i].json;
+    if (m.size() + simdjson::SIMDJSON_PADDING > buf.size()) buf = simdjson::padded_string(m.size() * 2);
+    std::memcpy(buf.data(), m.data(), m.size());
+    simdjson::ondemand::document doc;
+    if (parser.iterate(buf.data(), m.size(), buf.size()).get(doc)) die("reference parse");
+    std::string_view type, run, client;
+    int64_t cseq = 0, ts = 0;
+    simdjson::ondemand::object obj;
+    if (doc.get_object().get(obj)) die("reference object");
+    for (auto field : obj) {
+      std::string_view key;
+      if (field.unescaped_key().get(key)) die("reference key");
+      if (key == "type") { if (field.value().get_string().get(type)) die("type"); }
+      else if (key == "run") { if (field.value().get_string().get(run)) die("run"); }
+      else if (key == "client") { if (field.value().get_string().get(client)) die("client"); }
+      else if (key == "seq") { if (field.value().get_int64().get(cseq)) die("seq"); }
+      else if (key == "ts") { if (field.value().get_int64().get(ts)) die("ts"); }
+    }
+    sqlite3_bind_int64(ins, 1, static_cast<int64_t>(i + 1));
+    sqlite3_bind_text(ins, 2, run.data(), static_cast<int>(run.size()), SQLITE_STATIC);
+    sqlite3_bind_text(ins, 3, type.data(), static_cast<int>(type.size()), SQLITE_STATIC);
+    sqlite3_bind_text(ins, 4, client.data(), static_cast<int>(client.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 5, cseq);
+    sqlite3_bind_int64(ins, 6, ts);
+    sqlite3_bind_int64(ins, 7, 1764138000000 + static_cast<int64_t>(i));
+    sqlite3_bind_text(ins, 8, m.data(), static_cast<int>(m.size()), SQLITE_STATIC);
+    if (sqlite3_step(ins) != SQLITE_DONE) die("reference insert");
+    sqlite3_reset(ins);
+    if ((i + 1) % 1000 == 0) {
+      sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+      sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+    }
+  }
+  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  sqlite3_finalize(ins);
+  sqlite3_close(db);
+  remove_db(path);
+  Result r;
+  r.name = "reference";
+  r.events = static_cast<int64_t>(n);
+  r.seconds = secs;
+  return r;
+}
+
+// Bytes of memory per tracked test: a run kept open with `tests` finished
+// tests in an in-memory engine, RSS before and after.
+double bytes_per_tracked_test(int64_t tests, const std::string& path) {
+  Stream st = make_stream(tests, 4, "mem-run", 7);
+  st.messages.pop_back();  // keep the run open: its tests stay tracked
+  remove_db(path);
+  // A file database, so that what is measured is the engine's state and not
+  // stored rows (SQLite's page cache is bounded and counted in `before`).
+  baton_engine* e = nullptr;
+  std::string opts = fmt::format(R"({{"path":"{}","durability":"async"}})", path);
+  if (baton_open(opts.c_str(), &e) != BATON_OK) die("open");
+  int64_t before = current_rss_kb();
+  std::vector<baton_session*> sessions(st.clients);
+  for (int c = 0; c < st.clients; ++c) {
+    std::string cred = fmt::format(R"({{"client":"ci-{}"}})", c);
+    baton_session_open(e, cred.c_str(), &sessions[c]);
+  }
+  for (const Message& m : st.messages) baton_push(sessions[m.client], m.json.data(), m.json.size(), nullptr, nullptr);
+  baton_flush(e);
+  int64_t after = current_rss_kb();
+  for (auto* s : sessions) baton_session_close(s);
+  baton_close(e);
+  remove_db(path);
+  return static_cast<double>(after - before) * 1024.0 / static_cast<double>(tests);
+}
+
+// Pre-fills a database with about `events` events (async, many runs), then
+// measures `normal` ingest of `st` on top of it.
+Result growth(const std::string& path, int64_t events, const Stream& st, size_t limit) {
+  remove_db(path);
+  {
+    baton_engine* e = nullptr;
+    std::string opts = fmt::format(R"({{"path":"{}","durability":"async"}})", path);
+    if (baton_open(opts.c_str(), &e) != BATON_OK) die("open");
+    int64_t per_run = 100000;
+    int runs = static_cast<int>(std::max<int64_t>(1, events / (per_run * 22 / 10)));
+    for (int r = 0; r < runs; ++r) {
+      Stream fill = make_stream(per_run, 4, fmt::format("fill-{}", r), 100 + r);
+      std::vector<baton_session*> sessions(fill.clients);
+      for (int c = 0; c < fill.clients; ++c) {
+        std::string cred = fmt::format(R"({{"client":"fill-{}-{}"}})", r, c);
+        baton_session_open(e, cred.c_str(), &sessions[c]);
+      }
+      for (const Message& m : fill.messages) {
+        std::string json = m.json;
+        size_t p = json.find("\"client\":\"ci-");
+        json.replace(p, 13, fmt::format("\"client\":\"fill-{}-", r));
+        baton_push(sessions[m.client], json.data(), json.size(), nullptr, nullptr);
+      }
+      for (auto* s : sessions) baton_session_close(s);
+    }
+    baton_close(e);
+  }
+  Result r = run_baton(fmt::format("normal, {}M events in db", events / 1000000),
+                       fmt::format(R"({{"path":"{}","durability":"normal"}})", path), st, 1, limit);
+  remove_db(path);
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t tests = 200000;
+  int workers = 4;
+  bool json = false, quick = false, do_growth = false;
+  int64_t memory_tests = 1000000;
+  std::string dir = "/tmp";
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (a == "--tests") tests = std::stoll(next());
+    else if (a == "--workers") workers = std::stoi(next());
+    else if (a == "--json") json = true;
+    else if (a == "--quick") quick = true;
+    else if (a == "--growth") do_growth = true;
+    else if (a == "--memory-tests") memory_tests = std::stoll(next());
+    else if (a == "--dir") dir = next();
+    else {
+      std::fprintf(stderr, "usage: bench_ingest [--tests N] [--workers W] [--json] [--quick] [--growth] [--memory-tests N] [--dir DIR]\n");
+      return 2;
+    }
+  }
+  if (quick) {
+    tests = std::min<int64_t>(tests, 20000);
+    memory_tests = std::min<int64_t>(memory_tests, 100000);
+  }
+  Stream st = make_stream(tests, workers, "bench-run");
+  size_t all = st.messages.size();
+  std::string db = dir + "/baton-bench.db";
+  std::vector<Result> results;
+
+  Result ref = run_reference(dir + "/baton-bench-ref.db", st, all);
+  results.push_back(ref);
+  auto add = [&](Result r, const Result& against) {
+    r.ratio = r.eps() / against.eps();
+    results.push_back(r);
+  };
+  for (int threads : {1, 2}) {
+    add(run_baton("in-memory", R"({"path":":memory:","durability":"normal"})", st, threads, all), ref);
+    remove_db(db);
+    add(run_baton("async", fmt::format(R"({{"path":"{}","durability":"async"}})", db), st, threads, all), ref);
+    remove_db(db);
+    add(run_baton("normal", fmt::format(R"({{"path":"{}","durability":"normal"}})", db), st, threads, all), ref);
+    remove_db(db);
+    // fsync per commit: a smaller slice, compared with the reference's rate.
+    size_t slice = std::min<size_t>(all, 5000);
+    add(run_baton("full", fmt::format(R"({{"path":"{}","durability":"full"}})", db), st, threads, slice), ref);
+    remove_db(db);
+  }
+  double per_test = bytes_per_tracked_test(memory_tests, dir + "/baton-bench-mem.db");
+  int64_t rss = peak_rss_kb();
+  if (do_growth) {
+    size_t slice = std::min<size_t>(all, 200000);
+    Result g1 = growth(dir + "/baton-growth.db", 1000000, st, slice);
+    Result g10 = growth(dir + "/baton-growth.db", 10000000, st, slice);
+    add(g1, ref);
+    g10.ratio = g10.eps() / g1.eps();
+    results.push_back(g10);
+  }
+
+  if (json) {
+    std::string out = "{\"tests\":" + std::to_string(tests) + ",\"events\":" + std::to_string(all) + ",\"results\":[";
+    for (size_t i = 0; i < results.size(); ++i) {
+      const Result& r = results[i];
+      out += fmt::format(R"({}{{"name":"{}","threads":{},"events":{},"events_per_s":{:.0f},"ratio":{:.3f},"p50_us":{:.2f},"p99_us":{:.2f},"p999_us":{:.2f},"refused":{}}})",
+                         i ? "," : "", r.name, r.threads, r.events, r.eps(), r.ratio, r.p50_us, r.p99_us, r.p999_us, r.refused);
+    }
+    out += fmt::format(R"(],"bytes_per_tracked_test":{:.1f},"tracked_tests":{},"peak_rss_kb":{}}})", per_test, memory_tests, rss);
+    std::puts(out.c_str());
+    return 0;
+  }
+  std::printf("stream: %lld tests, %zu events, %d clients\n\n", static_cast<long long>(tests), all, workers);
+  std::printf("%-28s %7s %9s %12s %8s %9s %9s %9s\n", "mode", "threads", "events", "events/s", "ratio", "p50 us", "p99 us", "p99.9 us");
+  for (const Result& r : results) {
+    std::printf("%-28s %7d %9lld %12.0f %8.3f %9.2f %9.2f %9.2f%s\n", r.name.c_str(), r.threads,
+                static_cast<long long>(r.events), r.eps(), r.ratio, r.p50_us, r.p99_us, r.p999_us,
+                r.refused ? fmt::format("  ({} refused)", r.refused).c_str() : "");
+  }
+  std::printf("\nmemory: %.1f bytes per tracked test at %lld tests; peak RSS %lld KiB\n", per_test,
+              static_cast<long long>(memory_tests), static_cast<long long>(rss));
+  std::printf("ratio: events/s against the reference (the 10M growth row: against the 1M row)\n");
+  return 0;
+}
