@@ -105,6 +105,10 @@ class Orchestrator final : public PluginHost {
 
  private:
   Orchestrator();
+  // Logs and applies what the time rules decided at now_ms() (run timeouts,
+  // drained cancels); called by the ticker thread and by clock_set.
+  void fire_due_events();
+  void tick_loop();
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<EventStore> store_;
 };

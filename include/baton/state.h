@@ -102,6 +102,7 @@ struct ApplyResult {
   RunState* run = nullptr;
   bool run_started = false;   // a new run was created
   bool run_joined = false;    // run.start for a run that already existed
+  bool run_aliased = false;   // joined the running run of the same build under another id
   bool run_finished = false;  // the run reached a final status
   const SuiteState* suite = nullptr;  // suite.start / suite.end touched it
   std::string_view suite_id;
@@ -139,6 +140,9 @@ class StateManager {
   void forget(std::string_view run);
 
   size_t run_count() const { return runs_.size(); }
+  // The running run started for CI build `build`, or null.
+  RunState* find_build(std::string_view build);
+  const RunState* find_build(std::string_view build) const;
   const StringMap<std::unique_ptr<RunState>>& runs() const { return runs_; }
   // Approximate heap bytes held, for stats and the memory benchmark.
   size_t tracked_tests() const;
@@ -152,6 +156,7 @@ class StateManager {
 
   StringMap<std::unique_ptr<RunState>> runs_;
   StringSet finished_;
+  StringMap<std::string> builds_;  // build -> id of its running run
 };
 
 }  // namespace baton

@@ -4,10 +4,13 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "baton/orchestrator.h"
+#include "baton/scheduler.h"
 #include "baton/state.h"
 
 namespace baton {
@@ -61,6 +64,8 @@ struct Orchestrator::Impl {
   // engine from inside its callback; pushing from there is refused instead.
   std::recursive_mutex mu;
   std::unique_ptr<StateManager> state = std::make_unique<StateManager>();
+  Scheduler scheduler;
+  StringMap<int64_t> client_sessions;  // open sessions per client: leases outlive all but the last
   StringMap<int64_t> client_hw;  // exactly-once high-water marks
   int64_t next_seq = 1;
   std::vector<PluginEntry> plugins;
@@ -78,6 +83,13 @@ struct Orchestrator::Impl {
   std::atomic<int64_t> sessions_open{0};
   std::atomic<uint64_t> next_session_id{1};
   int64_t started_at = 0;
+
+  // With the system clock, time rules (run timeouts) fire from this thread
+  // even when no message arrives; with the manual clock, from clock_set.
+  std::thread ticker;
+  std::mutex ticker_mu;
+  std::condition_variable ticker_cv;
+  bool ticker_stop = false;  // ticker_mu
 };
 
 // Writes the derived rows for one applied event (shared by ingestion and by
@@ -85,10 +97,15 @@ struct Orchestrator::Impl {
 void write_derived_rows(EventStore* store, const Event& ev, const ApplyResult& r, int64_t seq,
                         int64_t now_ms);
 
-// Rebuilds `state` and the exactly-once marks from the store: unfinished runs
-// are replayed from the log. Used on open and after a failed commit.
+// Rebuilds `state`, the scheduler's queues and the exactly-once marks from the
+// store: unfinished runs are replayed from the log, with the queue decisions
+// recorded in it. Used on open and after a failed commit.
 Status load_state(EventStore* store, const EventValidator& validator, StateManager* state,
-                  StringMap<int64_t>* client_hw, int64_t* next_seq);
+                  Scheduler* scheduler, StringMap<int64_t>* client_hw, int64_t* next_seq);
+
+// The log record of a session whose client held leases closing: not a client
+// message, so the validator never sees it; recovery and rebuild apply it.
+inline constexpr std::string_view kSessionCloseType = "session.close";
 
 // Appends `{"ok":false,...}` for a refusal.
 void refusal_reply(const Status& s, std::string* reply);

@@ -18,6 +18,8 @@ thread_local int tls_callback_depth = 0;
 // the buffer a filter's replacement is copied into.
 thread_local Event tls_event;
 thread_local std::string tls_replacement;
+// The stored payload with the queue's decisions appended.
+thread_local std::string tls_recorded;
 
 int64_t system_now_ms() {
   using namespace std::chrono;
@@ -28,6 +30,28 @@ int64_t steady_nanos() {
   using namespace std::chrono;
   return duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count();
 }
+
+// Runs `fn` for one plugin, timing it and counting a failure.
+template <typename Fn>
+Status call_plugin(PluginEntry& p, Fn&& fn) {
+  int64_t t0 = steady_nanos();
+  Status s;
+  {
+    CallbackScope scope;
+    try {
+      s = fn();
+    } catch (const std::exception& e) {
+      s = Status::error(Code::kInternal, fmt::format("plugin \"{}\" threw: {}", p.name, e.what()));
+    } catch (...) {
+      s = Status::error(Code::kInternal, fmt::format("plugin \"{}\" threw", p.name));
+    }
+  }
+  p.nanos += steady_nanos() - t0;
+  ++p.calls;
+  if (!s) ++p.failures;
+  return s;
+}
+
 
 }  // namespace
 
@@ -59,8 +83,8 @@ Status Orchestrator::open(const EngineOptions& options, std::unique_ptr<Orchestr
   }
   s = open_sqlite_store(options.store, &e->store_);
   if (!s) return s;
-  s = load_state(e->store_.get(), im.replay_validator, im.state.get(), &im.client_hw,
-                 &im.next_seq);
+  s = load_state(e->store_.get(), im.replay_validator, im.state.get(), &im.scheduler,
+                 &im.client_hw, &im.next_seq);
   if (!s) return s;
   im.seen_failed_commits = e->store_->stats().failed_commits;
 
@@ -83,13 +107,80 @@ Status Orchestrator::open(const EngineOptions& options, std::unique_ptr<Orchestr
       if (!s) return s;
     }
   }
+  if (!options.manual_clock) {
+    Orchestrator* engine = e.get();
+    im.ticker = std::thread([engine] { engine->tick_loop(); });
+  }
   *out = std::move(e);
   return Status::ok();
+}
+
+void Orchestrator::tick_loop() {
+  Impl& im = *impl_;
+  std::unique_lock<std::mutex> lock(im.ticker_mu);
+  while (!im.ticker_stop) {
+    im.ticker_cv.wait_for(lock, std::chrono::milliseconds(100));
+    if (im.ticker_stop) break;
+    lock.unlock();
+    fire_due_events();
+    lock.lock();
+  }
+}
+
+void Orchestrator::fire_due_events() {
+  Impl& im = *impl_;
+  std::unique_lock<std::recursive_mutex> lock(im.mu);
+  if (im.closed) return;
+  int64_t now = now_ms();
+  std::vector<std::string> due;
+  im.scheduler.due_events(*im.state, now, &due);
+  int64_t last_seq = 0;
+  for (const std::string& msg : due) {
+    Event ev;
+    if (!im.replay_validator.validate(msg, &ev)) continue;
+    int64_t seq = im.next_seq;
+    QueueContext ctx{{}, now, seq, {}};
+    ApplyResult applied;
+    if (!im.scheduler.admit(ev, *im.state, ctx, store_.get())) continue;
+    if (!im.state->apply(ev, now, seq, &applied)) continue;
+    ++im.next_seq;
+    im.scheduler.apply(ev, *im.state, &applied, ctx, store_.get());
+    store_->write(Stmt::kInsertEvent,
+                  {seq, Value::text_or_null(ev.run), event_type_name(ev.type), Value(), Value(),
+                   Value(), now, std::string_view(msg)},
+                  seq);
+    write_derived_rows(store_.get(), ev, applied, seq, now);
+    if (applied.run_finished) im.state->forget(applied.run->id);
+    last_seq = seq;
+    PluginEvent done(&ev, msg, seq);
+    for (PluginEntry& p : im.plugins) {
+      if (!p.observer || !(p.mask & event_type_bit(ev.type))) continue;
+      call_plugin(p, [&] { return p.plugin->observe(done); });
+    }
+  }
+  if (last_seq == 0 || store_->durability() == Durability::kAsync) return;
+  lock.unlock();
+  Status c = store_->commit(last_seq);
+  if (!c) {
+    lock.lock();
+    im.seen_failed_commits = store_->stats().failed_commits;
+    im.state = std::make_unique<StateManager>();
+    load_state(store_.get(), im.replay_validator, im.state.get(), &im.scheduler, &im.client_hw,
+               &im.next_seq);
+  }
 }
 
 Status Orchestrator::close() {
   if (!impl_) return Status::ok();
   Impl& im = *impl_;
+  if (im.ticker.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(im.ticker_mu);
+      im.ticker_stop = true;
+    }
+    im.ticker_cv.notify_all();
+    im.ticker.join();
+  }
   std::vector<PluginEntry> plugins;
   {
     std::lock_guard<std::recursive_mutex> lock(im.mu);
@@ -128,6 +219,7 @@ Status Orchestrator::clock_set(int64_t now_ms) {
                          fmt::format("the clock never goes back: {} is before {}", now_ms, cur));
   }
   impl_->manual_now.store(now_ms, std::memory_order_release);
+  fire_due_events();
   return Status::ok();
 }
 
@@ -165,6 +257,10 @@ Status Orchestrator::open_session(std::string_view credentials_json,
                   0);
     return s;
   }
+  {
+    std::lock_guard<std::recursive_mutex> lock(im.mu);
+    ++im.client_sessions[p.client];
+  }
   out->reset(new Session(this, std::move(p), im.next_session_id++));
   ++im.sessions_open;
   return Status::ok();
@@ -173,7 +269,37 @@ Status Orchestrator::open_session(std::string_view credentials_json,
 void Orchestrator::close_session(Session* session) {
   if (session == nullptr || session->closed_) return;
   session->closed_ = true;
-  --impl_->sessions_open;
+  Impl& im = *impl_;
+  --im.sessions_open;
+  std::unique_lock<std::recursive_mutex> lock(im.mu);
+  const std::string& client = session->principal().client;
+  auto open = im.client_sessions.find(client);
+  if (open != im.client_sessions.end() && --open->second > 0) return;
+  if (open != im.client_sessions.end()) im.client_sessions.erase(open);
+  // The client's last session is gone: its leases survive the grace period
+  // (a reconnect extends them), which is a queue decision, so it is logged.
+  if (im.closed || !im.scheduler.holds_leases(client)) return;
+  int64_t now = now_ms();
+  int64_t seq = im.next_seq++;
+  std::string payload;
+  JsonWriter w(&payload);
+  w.begin_object().field("type", kSessionCloseType).field("client", client);
+  w.field("grace_ms", im.options.session_grace_ms).end_object();
+  store_->write(Stmt::kInsertEvent,
+                {seq, Value(), kSessionCloseType, Value(client), Value(), Value(), now,
+                 std::string_view(payload)},
+                seq);
+  im.scheduler.session_closed(*im.state, client, now, im.options.session_grace_ms);
+  if (store_->durability() == Durability::kAsync) return;
+  lock.unlock();
+  Status c = store_->commit(seq);
+  if (!c) {
+    lock.lock();
+    im.seen_failed_commits = store_->stats().failed_commits;
+    im.state = std::make_unique<StateManager>();
+    load_state(store_.get(), im.replay_validator, im.state.get(), &im.scheduler, &im.client_hw,
+               &im.next_seq);
+  }
 }
 
 Status Orchestrator::flush() {
@@ -181,7 +307,8 @@ Status Orchestrator::flush() {
   if (!s) {
     std::lock_guard<std::recursive_mutex> lock(impl_->mu);
     Impl& im = *impl_;
-    load_state(store_.get(), im.replay_validator, im.state.get(), &im.client_hw, &im.next_seq);
+    load_state(store_.get(), im.replay_validator, im.state.get(), &im.scheduler, &im.client_hw,
+               &im.next_seq);
   }
   return s;
 }
@@ -237,30 +364,6 @@ Status Orchestrator::remove_plugin(uint64_t id) {
   return Status::ok();
 }
 
-namespace {
-
-// Runs `fn` for one plugin, timing it and counting a failure.
-template <typename Fn>
-Status call_plugin(PluginEntry& p, Fn&& fn) {
-  int64_t t0 = steady_nanos();
-  Status s;
-  {
-    CallbackScope scope;
-    try {
-      s = fn();
-    } catch (const std::exception& e) {
-      s = Status::error(Code::kInternal, fmt::format("plugin \"{}\" threw: {}", p.name, e.what()));
-    } catch (...) {
-      s = Status::error(Code::kInternal, fmt::format("plugin \"{}\" threw", p.name));
-    }
-  }
-  p.nanos += steady_nanos() - t0;
-  ++p.calls;
-  if (!s) ++p.failures;
-  return s;
-}
-
-}  // namespace
 
 Status Orchestrator::push(Session* session, std::string_view message, std::string* reply) {
   Impl& im = *impl_;
@@ -327,8 +430,8 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
   if (failed_commits != im.seen_failed_commits) {
     im.seen_failed_commits = failed_commits;
     im.state = std::make_unique<StateManager>();
-    Status r = load_state(store_.get(), im.replay_validator, im.state.get(), &im.client_hw,
-                          &im.next_seq);
+    Status r = load_state(store_.get(), im.replay_validator, im.state.get(), &im.scheduler,
+                          &im.client_hw, &im.next_seq);
     if (!r) return refuse(r);
   }
 
@@ -399,11 +502,24 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
     if (finished) im.state->mark_finished(ev.run);
   }
 
+  if (im.scheduler.answer_finished(ev, *im.state, reply)) return Status::ok();
+
   int64_t seq = im.next_seq;
+  QueueContext qctx{client, now, seq, {}};
+  s = im.scheduler.admit(ev, *im.state, qctx, store_.get());
+  if (!s) return refuse(s);
   ApplyResult applied;
   s = im.state->apply(ev, now, seq, &applied);
   if (!s) return refuse(s);
   ++im.next_seq;
+  im.scheduler.apply(ev, *im.state, &applied, qctx, store_.get());
+  if (!im.scheduler.log_fields().empty()) {
+    // The log keeps what the queue decided beside the message that asked.
+    tls_recorded.assign(stored_json);
+    tls_recorded.insert(tls_recorded.rfind('}'), im.scheduler.log_fields());
+    stored_json = tls_recorded;
+    pev.rebind(&ev, stored_json);
+  }
 
   store_->write(Stmt::kInsertEvent,
                 {seq, Value::text_or_null(ev.run), event_type_name(ev.type), Value(client),
@@ -416,11 +532,13 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
     store_->write(Stmt::kUpsertClientSeq, {client, ev.seq}, seq);
   }
   if (applied.run_finished) im.state->forget(applied.run->id);
+  im.scheduler.touch(*im.state, client, now);
 
   reply->clear();
   JsonWriter w(reply);
   w.begin_object().field("ok", true).field("seq", seq);
   if (applied.run_joined) w.field("joined", true);
+  reply->append(im.scheduler.reply_fields());
   w.end_object();
   reply->pop_back();
   PluginEvent done(&ev, stored_json, seq);
@@ -442,7 +560,8 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
       // learned since the last good commit.
       im.seen_failed_commits = store_->stats().failed_commits;
       im.state = std::make_unique<StateManager>();
-      load_state(store_.get(), im.replay_validator, im.state.get(), &im.client_hw, &im.next_seq);
+      load_state(store_.get(), im.replay_validator, im.state.get(), &im.scheduler, &im.client_hw,
+                 &im.next_seq);
       return refuse(Status::error(Code::kStorage,
                                   fmt::format("the event was not stored: {}", c.message()), "",
                                   "storage"));
@@ -527,10 +646,11 @@ Status Orchestrator::replay(std::string_view filter_json, const ReplayFn& fn) {
   for (;;) {
     batch.clear();
     s = store_->read(
-        "SELECT seq, run, payload FROM events WHERE seq >= ? ORDER BY seq LIMIT 1024", {from_seq},
-        [&](const Row& r) {
+        "SELECT seq, run, payload, type FROM events WHERE seq >= ? ORDER BY seq LIMIT 1024",
+        {from_seq}, [&](const Row& r) {
           from_seq = r.int64(0) + 1;
           if (!run.empty() && r.text(1) != run) return true;
+          if (r.text(3) == kSessionCloseType) return true;  // the engine's, not a message
           batch.push_back({r.int64(0), std::string(r.text(2))});
           return true;
         });

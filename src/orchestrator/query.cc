@@ -6,6 +6,7 @@
 #include "common/json_writer.h"
 #include "orchestrator/engine_impl.h"
 #include "report/report.h"
+#include "report/analytics.h"
 #include "baton/version.h"
 
 namespace baton {
@@ -30,20 +31,26 @@ void write_live_run(JsonWriter& w, const RunState& run, int64_t now) {
   if (!run.build.empty()) w.field("build", run.build);
   w.field("status", run_status_name(run.status));
   write_counts(w, run.counts);
+  SpecCounts specs;
+  if (run.queue) specs = Scheduler::counts(*run.queue, now);
   w.key("specs").begin_object();
-  w.field("total", int64_t{0}).field("queued", int64_t{0}).field("leased", int64_t{0});
-  w.field("done", int64_t{0});
+  w.field("total", specs.total).field("queued", specs.queued).field("leased", specs.leased);
+  w.field("done", specs.done);
   w.end_object();
   w.field("started_at", run.started_at).field_null("ended_at").field_null("duration_ms");
-  (void)now;
   w.end_object();
 }
 
+// The spec counts of a stored run come from its specs rows (columns 13..16).
 constexpr const char* kRunColumns =
     "SELECT run, name, build, status, started_at, ended_at, tests, passed, failed, skipped, "
-    "timedout, interrupted, flaky FROM runs";
+    "timedout, interrupted, flaky, "
+    "(SELECT COUNT(*) FROM specs s WHERE s.run = runs.run), "
+    "(SELECT COUNT(*) FROM specs s WHERE s.run = runs.run AND s.state = 'queued'), "
+    "(SELECT COUNT(*) FROM specs s WHERE s.run = runs.run AND s.state = 'leased'), "
+    "(SELECT COUNT(*) FROM specs s WHERE s.run = runs.run AND s.state = 'done') FROM runs";
 
-void write_stored_run(JsonWriter& w, const Row& r, const std::string& specs_json) {
+void write_stored_run(JsonWriter& w, const Row& r) {
   w.begin_object();
   w.field("run", r.text(0));
   if (!r.is_null(1)) w.field("name", r.text(1));
@@ -58,7 +65,9 @@ void write_stored_run(JsonWriter& w, const Row& r, const std::string& specs_json
   c.interrupted = r.int64(11);
   c.flaky = r.int64(12);
   write_counts(w, c);
-  w.field_raw("specs", specs_json);
+  w.key("specs").begin_object();
+  w.field("total", r.int64(13)).field("queued", r.int64(14)).field("leased", r.int64(15));
+  w.field("done", r.int64(16)).end_object();
   w.field("started_at", r.int64(4));
   if (r.is_null(5)) {
     w.field_null("ended_at").field_null("duration_ms");
@@ -111,9 +120,9 @@ Status Orchestrator::query(std::string_view request_json, std::string* answer) {
   if (im.closed) return Status::error(Code::kClosed, "the engine is closed");
   Status s = store_->flush();
   if (!s) return s;
-  const std::string no_specs =
-      "{\"total\":0,\"queued\":0,\"leased\":0,\"done\":0}";
 
+  // Analytics ops (perf, flaky, history): answered by src/report/analytics.cc.
+  if (is_analytics_op(op)) return analytics_query(store_.get(), *im.state, request_json, answer);
   if (op == "run") {
     if (!has_run) return bad_request("query \"run\" needs field \"run\"");
     if (const RunState* live = im.state->find(run)) {
@@ -122,12 +131,57 @@ Status Orchestrator::query(std::string_view request_json, std::string* answer) {
     }
     bool found = false;
     s = store_->read(std::string(kRunColumns) + " WHERE run = ?", {run}, [&](const Row& r) {
-      write_stored_run(w, r, no_specs);
+      write_stored_run(w, r);
       found = true;
       return false;
     });
     if (!s) return s;
     if (!found) return Status::error(Code::kNotFound, fmt::format("run \"{}\" is unknown", run));
+    return Status::ok();
+  }
+  if (op == "queue") {
+    if (!has_run) return bad_request("query \"queue\" needs field \"run\"");
+    if (const RunState* live = im.state->find(run); live && live->queue) {
+      Scheduler::write_queue_json(*live, now_ms(), answer);
+      return Status::ok();
+    }
+    // A finished run (or one without a plan): its specs rows.
+    std::string status;
+    s = store_->read("SELECT status FROM runs WHERE run = ?", {run}, [&](const Row& r) {
+      status.assign(r.text(0));
+      return false;
+    });
+    if (!s) return s;
+    if (status.empty()) return Status::error(Code::kNotFound, fmt::format("run \"{}\" is unknown", run));
+    SpecCounts c;
+    std::string rows;
+    JsonWriter q(&rows);
+    q.begin_array();
+    s = store_->read(
+        "SELECT spec, state, attempts, failures, worker, lease, lease_deadline, status, "
+        "estimate_ms, duration_ms FROM specs WHERE run = ? ORDER BY estimate_ms DESC, spec",
+        {run}, [&](const Row& r) {
+          ++c.total;
+          std::string_view state = r.text(1);
+          if (state == "queued") ++c.queued;
+          if (state == "leased") ++c.leased;
+          if (state == "done") ++c.done;
+          q.begin_object().field("id", r.text(0)).field("state", state);
+          q.field("attempts", r.int64(2)).field("failures", r.int64(3));
+          if (!r.is_null(4)) q.field("worker", r.text(4));
+          if (!r.is_null(5)) q.field("lease", r.text(5)).field("lease_deadline", r.int64(6));
+          if (!r.is_null(7)) q.field("status", r.text(7));
+          if (!r.is_null(8)) q.field("expected_ms", static_cast<int64_t>(r.real(8)));
+          if (!r.is_null(9)) q.field("duration_ms", r.real(9));
+          q.end_object();
+          return true;
+        });
+    if (!s) return s;
+    q.end_array();
+    w.begin_object().field("run", run).field("status", status);
+    w.key("specs").begin_object().field("total", c.total).field("queued", c.queued);
+    w.field("leased", c.leased).field("done", c.done).end_object();
+    w.field_raw("queue", rows).end_object();
     return Status::ok();
   }
   if (op == "runs") {
@@ -143,7 +197,7 @@ Status Orchestrator::query(std::string_view request_json, std::string* answer) {
                        if (const RunState* live = im.state->find(r.text(0))) {
                          write_live_run(w, *live, now_ms());
                        } else {
-                         write_stored_run(w, r, no_specs);
+                         write_stored_run(w, r);
                        }
                        return true;
                      });
@@ -280,7 +334,7 @@ Status Orchestrator::query(std::string_view request_json, std::string* answer) {
     return Status::ok();
   }
   return bad_request(fmt::format(
-      "unknown query op \"{}\" (known: run, runs, tests, stats, audit, cleanup)", op));
+      "unknown query op \"{}\" (known: run, runs, tests, queue, stats, audit, cleanup)", op));
 }
 
 Status Orchestrator::export_run(std::string_view run, std::string_view format, std::string* out) {

@@ -1,4 +1,6 @@
 // Recovery: the in-memory state is whatever the log says it is.
+#include <simdjson.h>
+
 #include <fmt/format.h>
 
 #include "common/json_writer.h"
@@ -6,8 +8,39 @@
 
 namespace baton {
 
+namespace {
+
+// The grace a logged session.close granted (the engine's option may have
+// changed since).
+int64_t recorded_grace(std::string_view payload) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  int64_t grace = 0;
+  if (parser.parse(payload.data(), payload.size()).get(doc) == simdjson::SUCCESS &&
+      doc["grace_ms"].get(grace) == simdjson::SUCCESS) {
+    return grace;
+  }
+  return 0;
+}
+
+// Applies one logged event to the state and the queues, with the decisions
+// recorded beside it. A refusal means the log and the rules disagree.
+Status replay_event(const Event& ev, std::string_view payload, std::string_view client,
+                    int64_t seq, int64_t at, StateManager* state, Scheduler* scheduler,
+                    EventStore* store, ApplyResult* applied) {
+  QueueContext ctx{client, at, seq, payload};
+  Status a = scheduler->admit(ev, *state, ctx, store);
+  if (a) a = state->apply(ev, at, seq, applied);
+  if (!a) return a;
+  scheduler->apply(ev, *state, applied, ctx, store);
+  return Status::ok();
+}
+
+}  // namespace
+
 Status load_state(EventStore* store, const EventValidator& validator, StateManager* state,
-                  StringMap<int64_t>* client_hw, int64_t* next_seq) {
+                  Scheduler* scheduler, StringMap<int64_t>* client_hw, int64_t* next_seq) {
+  scheduler->reset();
   client_hw->clear();
   Status s = store->read("SELECT client, seq FROM clients", {}, [&](const Row& row) {
     (*client_hw)[std::string(row.text(0))] = row.int64(1);
@@ -30,9 +63,20 @@ Status load_state(EventStore* store, const EventValidator& validator, StateManag
   Event ev;
   Status apply_error;
   s = store->read(
-      "SELECT seq, run, received_at, payload FROM events WHERE seq >= ? ORDER BY seq",
+      "SELECT seq, run, received_at, payload, type, client FROM events WHERE seq >= ? ORDER BY "
+      "seq",
       {from_seq}, [&](const Row& row) {
-        if (unfinished.find(row.text(1)) == unfinished.end()) return true;
+        int64_t at = row.int64(2);
+        std::string_view client = row.text(5);
+        if (row.text(4) == kSessionCloseType) {
+          scheduler->session_closed(*state, client, at, recorded_grace(row.text(3)));
+          return true;
+        }
+        // Any accepted message of a client extended its leases, whatever its run.
+        if (unfinished.find(row.text(1)) == unfinished.end()) {
+          scheduler->touch(*state, client, at);
+          return true;
+        }
         Status v = validator.validate(row.text(3), &ev);
         if (!v) {
           apply_error = Status::error(
@@ -42,14 +86,17 @@ Status load_state(EventStore* store, const EventValidator& validator, StateManag
         }
         ApplyResult r;
         // Events in the log were applied once; a refusal now would mean the log
-        // and the rules disagree, which replay reports instead of hiding.
-        Status a = state->apply(ev, row.int64(2), row.int64(0), &r);
+        // and the rules disagree, which replay reports instead of hiding. The
+        // rows it writes are not kept: the store has them already.
+        Status a = replay_event(ev, row.text(3), client, row.int64(0), at, state, scheduler,
+                                /*store=*/nullptr, &r);
         if (!a) {
           apply_error = Status::error(
               Code::kStorage,
               fmt::format("storage: stored event {} does not apply: {}", row.int64(0), a.message()));
           return false;
         }
+        scheduler->touch(*state, client, at);
         return true;
       });
   if (!s) return s;
@@ -78,6 +125,7 @@ Status rebuild_from_log(EventStore* log, EventStore* out) {
   if (!s) return s;
   EventValidator validator(Orchestrator::Impl::permissive_limits());
   StateManager state;
+  Scheduler scheduler;
   Event ev;
   Status failure;
   s = log->read(
@@ -85,14 +133,23 @@ Status rebuild_from_log(EventStore* log, EventStore* out) {
       "ORDER BY seq",
       {}, [&](const Row& r) {
         int64_t seq = r.int64(0);
+        int64_t now = r.int64(6);
+        std::string_view client = r.text(3);
+        if (r.text(2) == kSessionCloseType) {
+          out->write(Stmt::kInsertEvent,
+                     {seq, Value(), r.text(2), Value(client), Value(), Value(), now, r.text(7)},
+                     seq);
+          scheduler.session_closed(state, client, now, recorded_grace(r.text(7)));
+          return true;
+        }
         Status v = validator.validate(r.text(7), &ev);
         if (!v) {
           failure = Status::error(Code::kStorage, fmt::format("event {}: {}", seq, v.message()));
           return false;
         }
         ApplyResult applied;
-        int64_t now = r.int64(6);
-        Status a = state.apply(ev, now, seq, &applied);
+        Status a = replay_event(ev, r.text(7), client, seq, now, &state, &scheduler, out,
+                                &applied);
         if (!a) {
           failure = Status::error(Code::kStorage, fmt::format("event {}: {}", seq, a.message()));
           return false;
@@ -108,6 +165,7 @@ Status rebuild_from_log(EventStore* log, EventStore* out) {
           out->write(Stmt::kUpsertClientSeq, {r.text(3), r.int64(4)}, seq);
         }
         if (applied.run_finished) state.forget(applied.run->id);
+        scheduler.touch(state, client, now);
         return true;
       });
   if (!s) return s;

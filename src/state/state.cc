@@ -74,9 +74,25 @@ const RunState* StateManager::find(std::string_view run) const {
   return it == runs_.end() ? nullptr : it->second.get();
 }
 
+RunState* StateManager::find_build(std::string_view build) {
+  if (build.empty()) return nullptr;
+  auto it = builds_.find(build);
+  return it == builds_.end() ? nullptr : find(it->second);
+}
+
+const RunState* StateManager::find_build(std::string_view build) const {
+  if (build.empty()) return nullptr;
+  auto it = builds_.find(build);
+  return it == builds_.end() ? nullptr : find(it->second);
+}
+
 void StateManager::forget(std::string_view run) {
   auto it = runs_.find(run);
   if (it == runs_.end()) return;
+  if (!it->second->build.empty()) {
+    auto b = builds_.find(it->second->build);
+    if (b != builds_.end() && b->second == run) builds_.erase(b);
+  }
   finished_.emplace(it->first);
   runs_.erase(it);
 }
@@ -185,6 +201,14 @@ Status StateManager::apply_run_start(const Event& ev, int64_t now_ms, int64_t se
   if (is_finished(ev.run)) {
     return conflict(fmt::format("run \"{}\" has already finished", ev.run));
   }
+  // Every worker of one CI build joins the same run, whatever run id it made up.
+  if (RunState* same_build = find_build(ev.build);
+      same_build != nullptr && same_build->status == RunStatus::kRunning) {
+    r->run = same_build;
+    r->run_joined = true;
+    r->run_aliased = true;
+    return Status::ok();
+  }
   auto owned = std::make_unique<RunState>();
   RunState* run = owned.get();
   run->id.assign(ev.run);
@@ -196,6 +220,7 @@ Status StateManager::apply_run_start(const Event& ev, int64_t now_ms, int64_t se
   run->started_at = now_ms;
   run->first_seq = seq;
   runs_.emplace(run->id, std::move(owned));
+  if (!run->build.empty()) builds_[run->build] = run->id;
   r->run = run;
   r->run_started = true;
   return Status::ok();
