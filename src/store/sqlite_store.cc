@@ -90,7 +90,13 @@ class SqliteRow final : public Row {
 
 class SqliteStore final : public EventStore {
  public:
-  explicit SqliteStore(StoreOptions options) : options_(std::move(options)) {}
+  explicit SqliteStore(StoreOptions options) : options_(std::move(options)) {
+    // An in-memory database survives nothing, so waiting for its commits buys
+    // no guarantee: it is written in the background like `async`.
+    if (options_.path == ":memory:" || options_.path.empty()) {
+      options_.durability = Durability::kAsync;
+    }
+  }
   ~SqliteStore() override { close(); }
 
   Status open();
