@@ -282,6 +282,9 @@ class BatonTestResult(unittest.TextTestResult):
 
     def _error_of(self, err: ExcInfo, test: Any) -> Dict[str, str]:
         exc_type, exc, tb = err
+        # Leave out unittest's own frames, as unittest does when it prints the error.
+        while tb is not None and "__unittest" in tb.tb_frame.f_globals:
+            tb = tb.tb_next
         message = str(exc) or exc_type.__name__
         stack = "".join(traceback.format_exception(exc_type, exc, tb))
         return {"type": exc_type.__name__, "message": _clip(message), "stack": _clip(stack)}

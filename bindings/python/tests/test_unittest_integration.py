@@ -65,6 +65,8 @@ class InProcessTest(EngineTestCase):
         self.assertEqual(fails["error"]["type"], "AssertionError")
         self.assertIn("multiplication is broken", fails["error"]["message"])
         self.assertIn("Traceback", fails["error"]["stack"])
+        self.assertIn("sample_mixed.py", fails["error"]["stack"])
+        self.assertNotIn("unittest/case.py", fails["error"]["stack"])
         self.assertIsInstance(fails["duration_ms"], int)
         errors = ends["sample_mixed.Arithmetic.test_errors"]
         self.assertEqual(errors["error"]["type"], "KeyError")
