@@ -6,6 +6,7 @@ import threading
 from typing import Dict, List
 
 import baton
+from baton import _engine
 
 from .support import EngineTestCase
 
@@ -88,6 +89,49 @@ class ConcurrentPushTest(EngineTestCase):
         for n, outcomes in results.items():
             expected = [f"bad-{n}-{i}" if i % 5 == 0 else "ok" for i in range(50)]
             self.assertEqual(outcomes, expected)
+
+    def test_plugins_come_and_go_while_threads_push(self) -> None:
+        self.session.push({"type": "run.start", "run": "churn"})
+        unmatched = _engine._unmatched_destroy_calls
+        stop = threading.Event()
+        plugins: List[baton.Plugin] = []
+        failures: List[BaseException] = []
+
+        def churn() -> None:
+            try:
+                n = 0
+                while not stop.is_set():
+                    plugin = self.engine.add_plugin(
+                        f"churn-{n}", filter=lambda ev: None, observe=lambda ev: None)
+                    plugins.append(plugin)
+                    plugin.remove()
+                    n += 1
+            except BaseException as exc:
+                failures.append(exc)
+
+        def push(n: int) -> None:
+            try:
+                with self.engine.session({"client": f"churn-{n}"}) as session:
+                    for i in range(150):
+                        session.push({"type": "test.start", "run": "churn",
+                                      "id": f"{n}-{i}", "name": "x"})
+            except BaseException as exc:
+                failures.append(exc)
+
+        churner = threading.Thread(target=churn)
+        pushers = [threading.Thread(target=push, args=(n,)) for n in range(4)]
+        churner.start()
+        for thread in pushers:
+            thread.start()
+        for thread in pushers:
+            thread.join(120)
+        stop.set()
+        churner.join(60)
+        self.assertEqual(failures, [])
+        self.assertTrue(plugins)
+        self.assertTrue(all(p.destroy_calls == 1 for p in plugins))
+        self.assertEqual(_engine._unmatched_destroy_calls, unmatched)
+        self.assertEqual(self.engine.query({"op": "run", "run": "churn"})["counts"]["running"], 600)
 
     def test_close_waits_for_pushes_in_flight(self) -> None:
         engine = baton.Engine()
