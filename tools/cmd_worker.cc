@@ -210,7 +210,9 @@ int run_worker(CommandArgs argv) {
                        {"BATON_WORKER", client}};
     child.prefix = fmt::format("[{}] ", spec_id);
     child.tick_interval = std::chrono::milliseconds(heartbeat_ms);
-    const std::string heartbeat_fields = claim_fields;
+    // worker.heartbeat carries only the common fields: it extends every lease
+    // this connection's session holds.
+    const std::string heartbeat_fields = run_field;
     child.on_tick = [&] {
       auto hb = messenger.call("worker.heartbeat", heartbeat_fields);
       if (!get_bool(hb.root(), "ok").value_or(false)) {

@@ -79,6 +79,18 @@ std::optional<bool> get_bool(simdjson::dom::element obj, std::string_view key) {
   return f->get_bool().value_unsafe();
 }
 
+simdjson::dom::object as_object(simdjson::dom::element e) {
+  simdjson::dom::object obj;
+  if (e.get_object().get(obj) != simdjson::SUCCESS) return {};
+  return obj;
+}
+
+simdjson::dom::array as_array(simdjson::dom::element e) {
+  simdjson::dom::array arr;
+  if (e.get_array().get(arr) != simdjson::SUCCESS) return {};
+  return arr;
+}
+
 std::string compact_json(simdjson::dom::element e) { return simdjson::minify(e); }
 
 namespace {
@@ -87,7 +99,7 @@ void pretty_into(std::string* out, simdjson::dom::element e, int depth) {
   const std::string indent(static_cast<size_t>(depth + 1) * 2, ' ');
   const std::string closing(static_cast<size_t>(depth) * 2, ' ');
   if (e.is_object()) {
-    auto obj = e.get_object().value_unsafe();
+    simdjson::dom::object obj = as_object(e);
     if (obj.size() == 0) {
       out->append("{}");
       return;
@@ -104,7 +116,7 @@ void pretty_into(std::string* out, simdjson::dom::element e, int depth) {
     }
     out->append("\n").append(closing).append("}");
   } else if (e.is_array()) {
-    auto arr = e.get_array().value_unsafe();
+    simdjson::dom::array arr = as_array(e);
     if (arr.size() == 0) {
       out->append("[]");
       return;
@@ -149,7 +161,7 @@ std::string json_object_with(std::string_view base_object_json,
       throw CliError(kExitUsage, fmt::format("{} must be a JSON object", what),
                      "quote it for the shell, e.g. --options '{\"durability\":\"full\"}'");
     }
-    for (auto field : doc->root().get_object().value_unsafe()) {
+    for (auto field : as_object(doc->root())) {
       bool overridden = false;
       for (const auto& [k, v] : raw_fields) overridden = overridden || field.key == k;
       if (!overridden) add(field.key, simdjson::minify(field.value));

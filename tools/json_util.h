@@ -43,6 +43,12 @@ std::optional<bool> get_bool(simdjson::dom::element obj, std::string_view key);
 std::optional<simdjson::dom::element> get_field(simdjson::dom::element obj,
                                                 std::string_view key);
 
+// The element as an object or array, by value (a range-for over
+// `e.get_object().value_unsafe()` would bind to a destroyed temporary).
+// The caller has checked the type; a mismatch yields an empty one.
+simdjson::dom::object as_object(simdjson::dom::element e);
+simdjson::dom::array as_array(simdjson::dom::element e);
+
 // Indented, human-readable JSON (two spaces), ending without a newline.
 std::string pretty_json(simdjson::dom::element e);
 // Compact JSON of an element.

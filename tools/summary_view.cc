@@ -41,7 +41,11 @@ std::string render_summary(simdjson::dom::element summary) {
   auto status = get_string(summary, "status").value_or("unknown");
   out += fmt::format("run {}: {}\n", run, status);
 
-  if (auto counts = get_field(summary, "counts")) {
+  auto specs = get_field(summary, "specs");
+  const int64_t spec_total = specs ? count_of(*specs, "total") : 0;
+  auto counts = get_field(summary, "counts");
+  // A queue-mode run whose workers report no tests has only specs to show.
+  if (counts && (count_of(*counts, "tests") > 0 || spec_total == 0)) {
     int64_t flaky = count_of(*counts, "flaky");
     std::string line = fmt::format("  tests    {} total, {} passed", count_of(*counts, "tests"),
                                    count_of(*counts, "passed"));
@@ -55,12 +59,10 @@ std::string render_summary(simdjson::dom::element summary) {
     }
     out += line + "\n";
   }
-  if (auto specs = get_field(summary, "specs")) {
-    if (int64_t total = count_of(*specs, "total"); total > 0) {
-      out += fmt::format("  specs    {} total, {} done, {} leased, {} queued\n", total,
-                         count_of(*specs, "done"), count_of(*specs, "leased"),
-                         count_of(*specs, "queued"));
-    }
+  if (spec_total > 0) {
+    out += fmt::format("  specs    {} total, {} done, {} leased, {} queued\n", spec_total,
+                       count_of(*specs, "done"), count_of(*specs, "leased"),
+                       count_of(*specs, "queued"));
   }
   if (auto started = get_int(summary, "started_at")) {
     out += fmt::format("  started  {}\n", format_timestamp_ms(*started));

@@ -320,7 +320,7 @@ std::string Connection::handle_hello(simdjson::dom::element hello) {
 std::string Connection::handle_query(simdjson::dom::element query) {
   // The query is the message without the envelope fields.
   std::string request = "{";
-  for (auto field : query.get_object().value_unsafe()) {
+  for (auto field : as_object(query)) {
     if (field.key == "type" || field.key == "client" || field.key == "seq") continue;
     if (request.size() > 1) request += ',';
     json_append_quoted(&request, field.key);

@@ -106,7 +106,7 @@ void apply_config_file(const std::string& path, ServeConfig* cfg, std::string* o
   if (!doc || !doc->root().is_object()) {
     throw CliError(kExitUsage, fmt::format("the config file {} is not a JSON object", path));
   }
-  for (auto field : doc->root().get_object().value_unsafe()) {
+  for (auto field : as_object(doc->root())) {
     std::string_view key = field.key;
     auto v = field.value;
     if (key == "db") {
@@ -127,7 +127,7 @@ void apply_config_file(const std::string& path, ServeConfig* cfg, std::string* o
     } else if (key == "origins") {
       if (!v.is_array()) throw CliError(kExitUsage, "config key \"origins\" must be an array");
       cfg->origins.clear();
-      for (auto o : v.get_array().value_unsafe()) cfg->origins.push_back(config_string(o, key));
+      for (auto o : as_array(v)) cfg->origins.push_back(config_string(o, key));
     } else if (key == "idle_timeout_ms") {
       cfg->idle_timeout_ms = config_int(v, key, 0, int64_t{1} << 40);
     } else if (key == "shutdown_timeout_ms") {

@@ -48,7 +48,7 @@ std::vector<PlannedSpec> specs_from_plan_file(const std::string& path) {
     if (!list || !list->is_array()) {
       throw CliError(kExitUsage, fmt::format("the plan file {} holds no \"specs\" array", path));
     }
-    for (auto item : list->get_array().value_unsafe()) {
+    for (auto item : as_array(*list)) {
       auto spec = spec_from_json(item);
       if (!spec) {
         throw CliError(kExitUsage,
