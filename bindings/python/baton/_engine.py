@@ -493,6 +493,7 @@ class Engine:
         self._sessions: "weakref.WeakSet[Session]" = weakref.WeakSet()
         self._lock = threading.Lock()
         self._logger_key: Optional[int] = None
+        self._logger_lock = threading.Lock()
         lib = _lib.get()
         self._lib = lib
         encoded = _encode(options, "options")
@@ -660,20 +661,29 @@ class Engine:
         None removes the logger. Levels: LOG_DEBUG 0, LOG_INFO 1, LOG_WARN 2, LOG_ERROR 3.
         """
         new_key = _register(_LogContext(fn, self._sink)) if fn is not None else None
-        try:
-            self._call(
-                self._lib.baton_set_logger,
-                _LOG_PTR if fn is not None else _NO_LOGGER,
-                int(min_level),
-                new_key,
-            )
-        except BaseException:
-            if new_key is not None:
-                _contexts.pop(new_key, None)
-            raise
-        old_key, self._logger_key = self._logger_key, new_key
-        if old_key is not None:
-            _contexts.pop(old_key, None)
+        with self._logger_lock:
+            try:
+                result = _invoke_raw(
+                    self._guard,
+                    self._lib.baton_set_logger,
+                    self._handle,
+                    _LOG_PTR if fn is not None else _NO_LOGGER,
+                    int(min_level),
+                    new_key,
+                )
+            except BaseException:
+                if new_key is not None:
+                    _contexts.pop(new_key, None)  # the call did not happen
+                raise
+            if result[0] != OK:
+                if new_key is not None:
+                    _contexts.pop(new_key, None)
+            else:
+                # baton no longer calls the old logger: release it.
+                old_key, self._logger_key = self._logger_key, new_key
+                if old_key is not None:
+                    _contexts.pop(old_key, None)
+        _check(self._sink, result)
 
     def add_plugin(
         self,
