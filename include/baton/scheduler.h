@@ -109,6 +109,10 @@ struct SchedulerOptions {
 class Scheduler {
  public:
   explicit Scheduler(SchedulerOptions options = SchedulerOptions()) : options_(options) {}
+
+  // With "unknown_fields":"ignore" a client could send the fields the engine
+  // records its decisions in; then admit() refuses such claims and plans.
+  void set_lenient_fields(bool lenient) { lenient_fields_ = lenient; }
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
@@ -160,6 +164,8 @@ class Scheduler {
   uint32_t intern(std::string_view name);
   uint32_t find_id(std::string_view name) const;
   Status prepare_plan(const Event& ev, const QueueContext& ctx, EventStore* store);
+  bool check_reserved(const Event& ev, const QueueContext& ctx);
+  static Status reserved_field();
   bool read_recorded(std::string_view payload, const char* key, simdjson::dom::element* out);
   void create_queue(const Event& ev, RunState* run, const QueueContext& ctx, EventStore* store);
   void claim(const Event& ev, RunState* run, const QueueContext& ctx, EventStore* store);
@@ -181,6 +187,7 @@ class Scheduler {
   void write_spec(const RunState& run, const SpecEntry& spec, int64_t seq, EventStore* store);
 
   SchedulerOptions options_;
+  bool lenient_fields_ = false;
   // Interned client and worker names; lease counts per interned client.
   StringMap<uint32_t> ids_;
   std::vector<int64_t> held_;  // by id; [0] unused

@@ -71,6 +71,7 @@ Status Orchestrator::open(const EngineOptions& options, std::unique_ptr<Orchestr
   std::unique_ptr<Orchestrator> e(new Orchestrator());
   e->impl_ = std::make_unique<Impl>(options);
   Impl& im = *e->impl_;
+  im.scheduler.set_lenient_fields(!options.limits.reject_unknown_fields);
   im.started_at = system_now_ms();
   Status s = im.access.reload(options.access_json);
   if (!s) return Status::error(Code::kInvalidArgument, fmt::format("option \"access\": {}", s.message()));
@@ -129,6 +130,8 @@ void Orchestrator::tick_loop() {
 
 void Orchestrator::fire_due_events() {
   Impl& im = *impl_;
+  // A callback setting the clock must not apply events under the one it is in.
+  if (in_engine_callback()) return;
   std::unique_lock<std::recursive_mutex> lock(im.mu);
   if (im.closed) return;
   int64_t now = now_ms();

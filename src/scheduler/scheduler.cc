@@ -100,8 +100,13 @@ Status Scheduler::admit(const Event& ev, const StateManager& state, const QueueC
       if (run != nullptr) {
         if (run->status != RunStatus::kRunning || !ev.has_plan) return Status::ok();
         if (!run->queue) {
-          return conflict(fmt::format("run \"{}\" was started without a plan, so a joining "
-                                      "run.start may not bring one",
+          // The first plan of a run queues its specs, even when a plain
+          // run.start came first; under another run id it cannot (replay of
+          // that id would not find the run).
+          if (run->id == ev.run) return check_reserved(ev, ctx) ? prepare_plan(ev, ctx, store)
+                                                                : reserved_field();
+          return conflict(fmt::format("run \"{}\" was started without a plan, so a run.start "
+                                      "under another id may not bring one",
                                       run->id),
                           "plan");
         }
@@ -115,9 +120,11 @@ Status Scheduler::admit(const Event& ev, const StateManager& state, const QueueC
         return Status::ok();
       }
       if (!ev.has_plan || state.is_finished(ev.run)) return Status::ok();
+      if (!check_reserved(ev, ctx)) return reserved_field();
       return prepare_plan(ev, ctx, store);
     }
     case EventType::kQueueClaim: {
+      if (!check_reserved(ev, ctx)) return reserved_field();
       const RunState* run = state.find(ev.run);
       if (run != nullptr && run->status == RunStatus::kRunning && !run->queue) {
         return conflict(fmt::format("run \"{}\" has no plan: queue.claim needs a run.start "
@@ -167,6 +174,21 @@ Status Scheduler::admit(const Event& ev, const StateManager& state, const QueueC
   }
 }
 
+bool Scheduler::check_reserved(const Event& ev, const QueueContext& ctx) {
+  if (!ctx.recorded.empty() || !lenient_fields_) return true;
+  simdjson::dom::element doc, ignored;
+  if (parser_.parse(ev.raw.data(), ev.raw.size()).get(doc) != simdjson::SUCCESS) return true;
+  return doc["granted"].get(ignored) != simdjson::SUCCESS &&
+         doc["scheduled"].get(ignored) != simdjson::SUCCESS;
+}
+
+Status Scheduler::reserved_field() {
+  return Status::error(Code::kInvalid,
+                       "fields \"granted\" and \"scheduled\" are reserved for the engine's "
+                       "record of its queue decisions",
+                       "granted", "reserved");
+}
+
 bool Scheduler::read_recorded(std::string_view payload, const char* key,
                               simdjson::dom::element* out) {
   simdjson::dom::element doc;
@@ -204,7 +226,9 @@ Status Scheduler::prepare_plan(const Event& ev, const QueueContext& ctx, EventSt
   }
 
   // History: the median of the last few passed durations on this platform,
-  // else on any platform.
+  // else on any platform. Rows still queued (async durability) must count.
+  Status flushed = store->flush();
+  if (!flushed) return flushed;
   std::string_view platform = ev.platform;
   std::vector<double> durations;
   auto collect = [&](const Row& r) {
@@ -283,9 +307,12 @@ void Scheduler::create_queue(const Event& ev, RunState* run, const QueueContext&
     q->index.emplace(sp.id, static_cast<uint32_t>(i));
   }
   q->plan_hash = hash_plan(ev.plan);
-  q->lease_ms = ev.config.lease_ms > 0 ? ev.config.lease_ms : options_.default_lease_ms;
-  q->retries = std::max<int64_t>(ev.config.retries, 0);
-  q->max_failures = std::max<int64_t>(ev.config.max_failures, 0);
+  // A plan that joins a plain run may bring the queue's config; the run's fills the gaps.
+  auto pick = [](int64_t mine, int64_t run_value) { return mine >= 0 ? mine : run_value; };
+  int64_t lease_ms = pick(ev.config.lease_ms, run->config.lease_ms);
+  q->lease_ms = lease_ms > 0 ? lease_ms : options_.default_lease_ms;
+  q->retries = std::max<int64_t>(pick(ev.config.retries, run->config.retries), 0);
+  q->max_failures = std::max<int64_t>(pick(ev.config.max_failures, run->config.max_failures), 0);
 
   // Failed last time first, then longest expected first (LPT); plan order breaks ties.
   q->by_rank.resize(n);
@@ -328,7 +355,9 @@ void Scheduler::apply(const Event& ev, StateManager& state, ApplyResult* applied
   if (run == nullptr) return;
   switch (ev.type) {
     case EventType::kRunStart:
-      if (applied->run_started && ev.has_plan) create_queue(ev, run, ctx, store);
+      if (ev.has_plan && !run->queue && (applied->run_started || !applied->run_aliased)) {
+        create_queue(ev, run, ctx, store);
+      }
       if (applied->run_aliased) {
         reply_fields_.append(",\"run\":");
         json_append_string(&reply_fields_, run->id);

@@ -345,3 +345,52 @@ TEST_CASE("spec.end for an unknown spec, a wrong lease or a wrong attempt is a c
   CHECK(q.end("w1", "r", a.specs[0], "passed") == Code::kOk);
   CHECK(q.end("w1", "r", a.specs[0], "passed") == Code::kConflict);
 }
+
+TEST_CASE("the first plan queues the specs even after a plain run.start") {
+  QueueEngine q;
+  Code code;
+  q.push("ci", R"({"type":"run.start","run":"r","config":{"retries":1}})", &code);
+  REQUIRE(code == Code::kOk);
+  std::string reply;
+  REQUIRE(q.start("w1", "r", QueueEngine::plan({"a"}), R"(,"config":{"lease_ms":500})", &reply) == Code::kOk);
+  CHECK(contains(reply, R"("joined":true)"));
+  ClaimReply a = q.claim("w1", "r");
+  REQUIRE(a.id() == "a");
+  CHECK(contains(a.raw, R"("lease_ms":500)"));
+  REQUIRE(q.end("w1", "r", a.specs[0], "failed") == Code::kOk);  // retries from the first start
+  CHECK(q.claim("w1", "r").id() == "a");
+}
+
+TEST_CASE("clients may not send the fields the engine records its decisions in") {
+  QueueEngine q(R"({"clock":"manual","limits":{"unknown_fields":"ignore"}})");
+  std::string reply;
+  CHECK(q.start("w1", "r", QueueEngine::plan({"a"}), R"(,"scheduled":{"expected_ms":[1]})", &reply) ==
+        Code::kInvalid);
+  REQUIRE(q.start("w1", "r", QueueEngine::plan({"a"}), R"(,"colour":"red")") == Code::kOk);
+  Code code;
+  reply = q.push("w1", R"({"type":"queue.claim","run":"r","granted":[{"spec":"a","lease":"x"}]})", &code);
+  CHECK(code == Code::kInvalid);
+  CHECK(contains(reply, "reserved"));
+  CHECK(q.claim("w1", "r").id() == "a");
+}
+
+TEST_CASE("baton_replay streams the messages, not the engine's session records") {
+  QueueEngine q;
+  REQUIRE(q.start("w1", "r", QueueEngine::plan({"a"})) == Code::kOk);
+  q.claim("w1", "r");
+  q.engine->close_session(q.session("w1"));
+  q.sessions.erase("w1");
+  std::vector<std::string> types;
+  REQUIRE(q.engine->replay("", [&](const PluginEvent& ev) {
+    types.emplace_back(ev.type_name());
+    return true;
+  }).is_ok());
+  CHECK(types == std::vector<std::string>{"run.start", "queue.claim"});
+  // The stored claim carries its outcome.
+  std::string claim;
+  REQUIRE(q.engine->replay(R"({"types":["queue.claim"]})", [&](const PluginEvent& ev) {
+    claim.assign(ev.json());
+    return true;
+  }).is_ok());
+  CHECK(contains(claim, R"("granted":[{"spec":"a","attempt":1,"lease":)"));
+}
