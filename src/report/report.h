@@ -71,6 +71,22 @@ Status load_run_report(EventStore* store, const RunState* live, std::string_view
 Status render_report(const RunReport& report, std::string_view format, std::string* out);
 
 Status render_json(const RunReport& report, std::string* out);
+// JUnit XML the way Maven Surefire writes it (flakyFailure / rerunFailure for
+// retries), which Jenkins, GitLab and GitHub's JUnit readers accept.
+Status render_junit(const RunReport& report, std::string* out);
+// Common Test Report Format (CTRF) JSON.
+Status render_ctrf(const RunReport& report, std::string* out);
+// One self-contained HTML page: inline CSS and JS, no network.
+Status render_html(const RunReport& report, std::string* out);
+
+// Shared by the renderers.
+const AttemptReport* last_attempt(const TestReport& test);
+// The last attempt's duration; -1 when unknown.
+double test_duration_ms(const TestReport& test);
+// A suite's name with its parents' ("outer › inner"); empty for an unknown id.
+std::string suite_path(const RunReport& report, std::string_view suite_id);
+// True for the statuses that count as a failed attempt (failed, timedout).
+bool is_failure_status(std::string_view status);
 
 }  // namespace baton
 
