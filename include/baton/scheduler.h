@@ -64,6 +64,7 @@ struct SpecEntry {
   std::string platform;  // platform of the last grant
   std::string lease;
   int64_t granted_at = 0;
+  int64_t grant_seq = 0;  // the claim event that granted the lease
   int64_t lease_ms = 0;
   int64_t deadline = 0;        // extended by the holder's messages
   int64_t grant_deadline = 0;  // the deadline set by the grant (the stored row's)
@@ -148,6 +149,11 @@ class Scheduler {
   void session_closed(StateManager& state, std::string_view client, int64_t now_ms,
                       int64_t grace_ms);
   bool holds_leases(std::string_view client) const;
+  // For a claim that is a duplicate (same client seq): appends the live leases
+  // of `client` in the run from its latest claim there, as that claim's reply
+  // had them (`,"spec":{...}` or `,"specs":[...]`).
+  void regranted_reply(const StateManager& state, std::string_view client, const Event& ev,
+                       int64_t now_ms, std::string* reply) const;
 
   // Messages the engine must log now because a time rule fired with no
   // message: a run.end (interrupted) for a run past config.run_timeout_ms, a

@@ -442,7 +442,12 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
     auto hw = im.client_hw.find(client);
     if (hw != im.client_hw.end() && ev.seq <= hw->second) {
       ++im.duplicates;
-      reply->assign("{\"ok\":true,\"dup\":true}");
+      reply->assign("{\"ok\":true,\"dup\":true");
+      // A claim sent again (its reply was lost) gets the specs it was granted.
+      if (ev.type == EventType::kQueueClaim) {
+        im.scheduler.regranted_reply(*im.state, client, ev, now, reply);
+      }
+      reply->push_back('}');
       return Status::ok();
     }
   }

@@ -67,6 +67,8 @@ Status load_state(EventStore* store, const EventValidator& validator, StateManag
       "seq",
       {from_seq}, [&](const Row& row) {
         int64_t at = row.int64(2);
+        // The engine's own events have no client and extend no lease.
+        bool has_client = !row.is_null(5);
         std::string_view client = row.text(5);
         if (row.text(4) == kSessionCloseType) {
           scheduler->session_closed(*state, client, at, recorded_grace(row.text(3)));
@@ -74,7 +76,7 @@ Status load_state(EventStore* store, const EventValidator& validator, StateManag
         }
         // Any accepted message of a client extended its leases, whatever its run.
         if (unfinished.find(row.text(1)) == unfinished.end()) {
-          scheduler->touch(*state, client, at);
+          if (has_client) scheduler->touch(*state, client, at);
           return true;
         }
         Status v = validator.validate(row.text(3), &ev);
@@ -96,7 +98,7 @@ Status load_state(EventStore* store, const EventValidator& validator, StateManag
               fmt::format("storage: stored event {} does not apply: {}", row.int64(0), a.message()));
           return false;
         }
-        scheduler->touch(*state, client, at);
+        if (has_client) scheduler->touch(*state, client, at);
         return true;
       });
   if (!s) return s;
@@ -165,7 +167,7 @@ Status rebuild_from_log(EventStore* log, EventStore* out) {
           out->write(Stmt::kUpsertClientSeq, {r.text(3), r.int64(4)}, seq);
         }
         if (applied.run_finished) state.forget(applied.run->id);
-        scheduler.touch(state, client, now);
+        if (!r.is_null(3)) scheduler.touch(state, client, now);
         return true;
       });
   if (!s) return s;

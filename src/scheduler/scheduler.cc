@@ -458,6 +458,36 @@ void Scheduler::claim(const Event& ev, RunState* run, const QueueContext& ctx,
   reply_fields_.append(fmt::format(",\"wait_ms\":{}", wait));
 }
 
+void Scheduler::regranted_reply(const StateManager& state, std::string_view client,
+                                const Event& ev, int64_t now_ms, std::string* reply) const {
+  const RunState* run = state.find(ev.run);
+  uint32_t id = find_id(client);
+  if (run == nullptr || !run->queue || id == 0) return;
+  const RunQueue& q = *run->queue;
+  int64_t latest = 0;
+  for (uint32_t pos : q.leased) {
+    const SpecEntry& sp = q.specs[pos];
+    if (sp.holder == id && sp.deadline > now_ms) latest = std::max(latest, sp.grant_seq);
+  }
+  if (latest == 0) return;
+  std::vector<const SpecEntry*> mine;
+  for (uint32_t pos : q.leased) {
+    const SpecEntry& sp = q.specs[pos];
+    if (sp.holder == id && sp.deadline > now_ms && sp.grant_seq == latest) mine.push_back(&sp);
+  }
+  std::sort(mine.begin(), mine.end(),
+            [](const SpecEntry* a, const SpecEntry* b) { return a->rank < b->rank; });
+  bool batch = ev.count > 1;
+  reply->append(batch ? ",\"specs\":[" : ",\"spec\":");
+  for (size_t i = 0; i < mine.size() && (batch || i == 0); ++i) {
+    if (i) reply->push_back(',');
+    JsonWriter w(reply);
+    w.begin_object().field("id", mine[i]->id).field("attempt", mine[i]->attempts);
+    w.field("lease", mine[i]->lease).field("lease_ms", mine[i]->lease_ms).end_object();
+  }
+  if (batch) reply->push_back(']');
+}
+
 void Scheduler::replay_claim(RunState* run, const QueueContext& ctx, EventStore* store) {
   RunQueue& q = *run->queue;
   simdjson::dom::element granted;
@@ -498,6 +528,7 @@ void Scheduler::grant(RunState* run, uint32_t pos, std::string_view lease, uint3
   sp.platform.assign(platform);
   sp.lease.assign(lease);
   sp.granted_at = now_ms;
+  sp.grant_seq = seq;
   sp.lease_ms = lease_ms;
   sp.deadline = sp.grant_deadline = now_ms + lease_ms;
   sp.leased_pos = static_cast<uint32_t>(q.leased.size());

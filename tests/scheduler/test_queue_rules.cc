@@ -394,3 +394,21 @@ TEST_CASE("baton_replay streams the messages, not the engine's session records")
   }).is_ok());
   CHECK(contains(claim, R"("granted":[{"spec":"a","attempt":1,"lease":)"));
 }
+
+TEST_CASE("a claim sent again under the same seq gets the spec it was granted") {
+  QueueEngine q;
+  REQUIRE(q.start("w1", "r", QueueEngine::plan({"a", "b", "c"}, {3, 2, 1})) == Code::kOk);
+  ClaimReply first = q.claim("w1", "r", R"(,"client":"w1","seq":1)");
+  REQUIRE(first.id() == "a");
+  ClaimReply again = q.claim("w1", "r", R"(,"client":"w1","seq":1)");
+  CHECK(contains(again.raw, R"("dup":true)"));
+  REQUIRE(again.id() == "a");
+  CHECK(again.specs[0].lease == first.specs[0].lease);
+  ClaimReply batch = q.claim("w1", "r", R"(,"client":"w1","seq":2,"count":2)");
+  REQUIRE(batch.specs.size() == 2);
+  ClaimReply batch_again = q.claim("w1", "r", R"(,"client":"w1","seq":2,"count":2)");
+  REQUIRE(batch_again.specs.size() == 2);
+  CHECK(batch_again.specs[0].id == "b");
+  CHECK(batch_again.specs[1].id == "c");
+  CHECK(q.end("w1", "r", again.specs[0], "passed") == Code::kOk);
+}
