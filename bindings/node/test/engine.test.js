@@ -210,6 +210,26 @@ test('export json returns the run as text', (t) => {
   assert.ok(missing instanceof BatonError);
 });
 
+test('every export format returns text, or is refused as unknown by this library', (t) => {
+  const engine = openEngine(t);
+  const session = engine.session();
+  recordRun(session, 'formats', { 'näme ✓': 'passed', b: 'failed' });
+  for (const format of ['json', 'junit', 'ctrf']) {
+    let text;
+    try {
+      text = engine.export('formats', format);
+    } catch (err) {
+      assert.ok(err instanceof baton.InvalidArgumentError, `${format}: ${err}`);
+      assert.match(err.message, /unknown export format/);
+      t.diagnostic(`${format}: not in the loaded library`);
+      continue;
+    }
+    assert.ok(text.length > 0, format);
+    assert.ok(text.includes('näme ✓'), `${format} keeps UTF-8 names`);
+    if (format !== 'junit') JSON.parse(text);
+  }
+});
+
 test('clockSet works with a manual clock and is refused with the system clock', (t) => {
   const manual = openEngine(t, { clock: 'manual' });
   manual.clockSet(1_700_000_000_000);
