@@ -75,6 +75,10 @@ function testStatus(event, data) {
   return 'failed';
 }
 
+function locationKey(data) {
+  return `${data.file}:${data.line}:${data.column}:${data.nesting}`;
+}
+
 const MARKS = { passed: '✔', failed: '✖', timedout: '✖', interrupted: '✖', skipped: '﹣' };
 
 class Recorder {
@@ -97,6 +101,7 @@ class Recorder {
     this.refusals = [];
     this.files = new Map(); // file -> { suiteId, stack: [frame] }
     this.fileOutput = new Map(); // file -> tail of its stdout/stderr
+    this.testAt = new Map(); // file:line:column:nesting -> id of the test recorded there
     this.ids = new Set();
     this.counts = { passed: 0, failed: 0, skipped: 0, todo: 0, timedout: 0, interrupted: 0 };
     const start = { type: 'run.start', run: this.run, name: process.env.BATON_RUN_NAME || 'node --test', ts: Date.now() };
@@ -222,6 +227,14 @@ class Recorder {
     return lines;
   }
 
+  // t.diagnostic() lines arrive after their test ended, with its location: they
+  // become test.log events of that test.
+  diagnostic(data) {
+    if (!data.file || data.line === undefined) return;
+    const id = this.testAt.get(locationKey(data));
+    if (id) this.send({ type: 'test.log', run: this.run, id, message: wellFormed(data.message), level: 'info', ts: Date.now() });
+  }
+
   // Output of a test file (process isolation attributes it to files, not tests);
   // the tail is kept for files that fail as a whole.
   output(file, message) {
@@ -235,6 +248,7 @@ class Recorder {
     const id = this.uniqueId(`${fstate.rel} > ${names.join(' > ')}`);
     const duration = typeof data.details?.duration_ms === 'number' ? Math.max(0, Math.round(data.details.duration_ms)) : undefined;
     const now = Date.now();
+    if (data.file && data.line !== undefined) this.testAt.set(locationKey(data), id);
     const start = { type: 'test.start', run: this.run, id, name, suite: suiteId, file: fstate.rel, ts: duration !== undefined ? now - duration : frame.startedAt };
     this.send(start);
     const end = { type: 'test.end', run: this.run, id, status, ts: now };
@@ -345,6 +359,7 @@ async function* batonReporter(source) {
           yield* recorder.end(type, data);
           break;
         case 'test:diagnostic':
+          recorder.diagnostic(data);
           yield `${'  '.repeat(data.nesting ?? 0)}ℹ ${data.message}\n`;
           break;
         case 'test:stdout':

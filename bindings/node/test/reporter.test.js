@@ -61,6 +61,7 @@ function sample() {
 test('node --test with the baton reporter prints spec-like lines', () => {
   const { r } = sample();
   assert.match(r.stdout, /✔ adds \(/);
+  assert.match(r.stdout, /ℹ checked with small numbers/);
   assert.match(r.stdout, /✖ subtracts wrongly \(/);
   assert.match(r.stdout, /five minus three/);
   assert.match(r.stdout, /﹣ skipped for now .*# SKIP/);
@@ -104,6 +105,12 @@ test('node --test with the baton reporter records the run into baton', () => {
     assert.equal(byName('to be written').meta.todo, 'next sprint');
     assert.equal(byName('skipped for now').meta.skip, 'not on this platform');
     assert.match(byName('broken setup (hook)').error.message, /database unavailable/);
+
+    const logs = [...engine.replay({ run: 'sample-run', types: ['test.log'] })].map((e) => e.data);
+    assert.deepEqual(
+      logs.map((l) => [l.id, l.message]),
+      [['math.test.js > adds', 'checked with small numbers']],
+    );
 
     const starts = new Map();
     for (const ev of engine.replay({ run: 'sample-run', types: ['test.start'] })) starts.set(ev.data.id, ev.data);
