@@ -384,14 +384,14 @@ test('engines left open are usable after heavy garbage and many sessions', (t) =
   assert.equal(engine.query({ op: 'run', run: 'r1' }).counts.tests, 200);
 });
 
-test('an engine dropped without close() is closed by its finalizer', () => {
+test('engines and sessions dropped without close() are closed by their finalizers', () => {
   const { spawnSync } = require('node:child_process');
   const r = spawnSync(process.execPath, ['--expose-gc', path.join(__dirname, 'fixtures', 'finalize.js')], {
     encoding: 'utf8',
     env: process.env,
   });
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), { destroyed: 1 });
+  assert.deepEqual(JSON.parse(r.stdout), { destroyed: 1, before: 50, sessionsOpen: 0 });
 });
 
 test('engines left open at process exit are closed, flushing async durability', (t) => {
