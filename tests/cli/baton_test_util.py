@@ -161,8 +161,8 @@ def _mask_fast(payload, mask):
 class Server:
     """`baton serve` on a free port, stopped with SIGTERM."""
 
-    def __init__(self, baton, db, *extra):
-        self.proc = subprocess.Popen([baton, "serve", "--db", db, "--port", "0", *extra],
+    def __init__(self, baton, db, *extra, port=0):
+        self.proc = subprocess.Popen([baton, "serve", "--db", db, "--port", str(port), *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("listening on "):

@@ -239,7 +239,10 @@ def test_sigterm_under_load_loses_no_acknowledged_event(baton):
             threads = [threading.Thread(target=client, args=(f"load-{i}",)) for i in range(4)]
             for t in threads:
                 t.start()
-            time.sleep(1.0)
+            # Stop while the clients are busy: after some load, however slow the machine.
+            deadline = time.time() + 15
+            while sum(len(v) for v in acked.values()) < 300 and time.time() < deadline:
+                time.sleep(0.05)
             s.proc.send_signal(signal.SIGTERM)
             code, err = s.proc.wait(timeout=30), s.proc.stderr.read()
             stop.set()

@@ -5,8 +5,10 @@ token fail with their documented codes."""
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from baton_test_util import Server, TempDir, main, run  # noqa: E402
@@ -102,6 +104,47 @@ def test_specs_glob_and_appended_spec(baton):
         assert s.stop()[0] == 0
 
 
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_workers_survive_a_server_restart(baton):
+    with TempDir() as d:
+        db, port = os.path.join(d, "q.db"), free_port()
+        first = Server(baton, db, port=port)
+        script = os.path.join(d, "spec.py")
+        with open(script, "w") as f:
+            f.write(SPEC_SCRIPT.replace("time.sleep(0.2)", "time.sleep(0.5)"))
+        env = dict(os.environ, SPEC_LOG=os.path.join(d, "specs.log"))
+        specs = ",".join(f"r{i}" for i in range(8))
+        procs = [subprocess.Popen(
+            [baton, "worker", "--server", f"ws://127.0.0.1:{port}", "--run", "restart-run",
+             "--client", f"rw{i}", "--specs", specs, "--heartbeat-ms", "100",
+             "--reconnect-timeout-ms", "30000", "--", sys.executable, script, "{spec}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for i in range(2)]
+        time.sleep(1.2)
+        code, _ = first.stop()
+        assert code == 0
+        time.sleep(0.5)  # the workers find the server gone and back off
+        with Server(baton, db, port=port) as second:
+            results = [(p, *p.communicate(timeout=120)) for p in procs]
+            for p, out, err in results:
+                assert p.returncode == 0, (p.returncode, out, err)
+                assert "run restart-run: passed" in out, out
+            assert any("reconnect" in err or "retrying" in err for _, _, err in results), \
+                [err for _, _, err in results]
+            ran = {spec for spec, _, _ in read_log(env["SPEC_LOG"])}
+            assert ran == {f"r{i}" for i in range(8)}, ran
+            assert second.stop()[0] == 0
+        # Resent messages were applied once: no lease was completed twice.
+        lines = run(baton, "replay", "--db", db, "--run", "restart-run", "--types", "spec.end",
+                    check_code=0).stdout.splitlines()
+        leases = [json.loads(x)["lease"] for x in lines]
+        assert len(leases) == len(set(leases)), leases
+
+
 def test_worker_errors_have_their_exit_codes(baton):
     run(baton, "worker", "--server", "ws://127.0.0.1:9", "--run", "r", check_code=2)  # no command
     run(baton, "worker", "--run", "r", "--", "true", check_code=2)
@@ -122,4 +165,5 @@ def test_worker_errors_have_their_exit_codes(baton):
 
 if __name__ == "__main__":
     main([test_three_workers_share_one_run, test_failing_spec_fails_the_run,
-          test_specs_glob_and_appended_spec, test_worker_errors_have_their_exit_codes])
+          test_specs_glob_and_appended_spec, test_workers_survive_a_server_restart,
+          test_worker_errors_have_their_exit_codes])
