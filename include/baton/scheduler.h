@@ -26,6 +26,7 @@
 #define BATON_SCHEDULER_H_
 
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -89,6 +90,7 @@ struct RunQueue {
   int64_t final_failures = 0;
   int64_t done = 0;
   bool draining = false;  // auto-cancelled: no more claims, leased specs may finish
+  bool ended = false;     // every spec is done and the run finished
 };
 
 // What the engine passes along with an event.
@@ -143,11 +145,10 @@ class Scheduler {
 
   // Any accepted message of `client` extends the leases it holds (that have
   // not expired). Cheap when the client holds none.
-  void touch(StateManager& state, std::string_view client, int64_t now_ms);
+  void touch(std::string_view client, int64_t now_ms);
   // The client's last session closed: its leases end at most `grace_ms` from
   // now unless a message of the client extends them first.
-  void session_closed(StateManager& state, std::string_view client, int64_t now_ms,
-                      int64_t grace_ms);
+  void session_closed(std::string_view client, int64_t now_ms, int64_t grace_ms);
   bool holds_leases(std::string_view client) const;
   // For a claim that is a duplicate (same client seq): appends the live leases
   // of `client` in the run from its latest claim there, as that claim's reply
@@ -167,6 +168,8 @@ class Scheduler {
   static void write_queue_json(const RunState& run, int64_t now_ms, std::string* out);
 
  private:
+  // Drops the queues of runs that ended.
+  const std::vector<std::shared_ptr<RunQueue>>& live_queues();
   uint32_t intern(std::string_view name);
   uint32_t find_id(std::string_view name) const;
   Status prepare_plan(const Event& ev, const QueueContext& ctx, EventStore* store);
@@ -198,6 +201,8 @@ class Scheduler {
   StringMap<uint32_t> ids_;
   std::vector<int64_t> held_;  // by id; [0] unused
   int64_t leases_total_ = 0;
+  // Queues of running runs: what a lease holder's message has to look at.
+  std::vector<std::shared_ptr<RunQueue>> live_queues_;
 
   // A new plan's expectations, between admit and apply.
   std::vector<int64_t> pending_expected_;

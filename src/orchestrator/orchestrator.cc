@@ -292,7 +292,7 @@ void Orchestrator::close_session(Session* session) {
                 {seq, Value(), kSessionCloseType, Value(client), Value(), Value(), now,
                  std::string_view(payload)},
                 seq);
-  im.scheduler.session_closed(*im.state, client, now, im.options.session_grace_ms);
+  im.scheduler.session_closed(client, now, im.options.session_grace_ms);
   if (store_->durability() == Durability::kAsync) return;
   lock.unlock();
   Status c = store_->commit(seq);
@@ -310,6 +310,9 @@ Status Orchestrator::flush() {
   if (!s) {
     std::lock_guard<std::recursive_mutex> lock(impl_->mu);
     Impl& im = *impl_;
+    // The failed batch took events the state holds: rebuild it from the log.
+    im.seen_failed_commits = store_->stats().failed_commits;
+    im.state = std::make_unique<StateManager>();
     load_state(store_.get(), im.replay_validator, im.state.get(), &im.scheduler, &im.client_hw,
                &im.next_seq);
   }
@@ -540,7 +543,7 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
     store_->write(Stmt::kUpsertClientSeq, {client, ev.seq}, seq);
   }
   if (applied.run_finished) im.state->forget(applied.run->id);
-  im.scheduler.touch(*im.state, client, now);
+  im.scheduler.touch(client, now);
 
   reply->clear();
   JsonWriter w(reply);

@@ -71,12 +71,12 @@ Status load_state(EventStore* store, const EventValidator& validator, StateManag
         bool has_client = !row.is_null(5);
         std::string_view client = row.text(5);
         if (row.text(4) == kSessionCloseType) {
-          scheduler->session_closed(*state, client, at, recorded_grace(row.text(3)));
+          scheduler->session_closed(client, at, recorded_grace(row.text(3)));
           return true;
         }
         // Any accepted message of a client extended its leases, whatever its run.
         if (unfinished.find(row.text(1)) == unfinished.end()) {
-          if (has_client) scheduler->touch(*state, client, at);
+          if (has_client) scheduler->touch(client, at);
           return true;
         }
         Status v = validator.validate(row.text(3), &ev);
@@ -98,7 +98,7 @@ Status load_state(EventStore* store, const EventValidator& validator, StateManag
               fmt::format("storage: stored event {} does not apply: {}", row.int64(0), a.message()));
           return false;
         }
-        if (has_client) scheduler->touch(*state, client, at);
+        if (has_client) scheduler->touch(client, at);
         return true;
       });
   if (!s) return s;
@@ -141,7 +141,7 @@ Status rebuild_from_log(EventStore* log, EventStore* out) {
           out->write(Stmt::kInsertEvent,
                      {seq, Value(), r.text(2), Value(client), Value(), Value(), now, r.text(7)},
                      seq);
-          scheduler.session_closed(state, client, now, recorded_grace(r.text(7)));
+          scheduler.session_closed(client, now, recorded_grace(r.text(7)));
           return true;
         }
         Status v = validator.validate(r.text(7), &ev);
@@ -167,7 +167,7 @@ Status rebuild_from_log(EventStore* log, EventStore* out) {
           out->write(Stmt::kUpsertClientSeq, {r.text(3), r.int64(4)}, seq);
         }
         if (applied.run_finished) state.forget(applied.run->id);
-        if (!r.is_null(3)) scheduler.touch(state, client, now);
+        if (!r.is_null(3)) scheduler.touch(client, now);
         return true;
       });
   if (!s) return s;

@@ -59,6 +59,7 @@ void Scheduler::reset() {
   ids_.clear();
   held_.clear();
   leases_total_ = 0;
+  live_queues_.clear();
 }
 
 uint32_t Scheduler::intern(std::string_view name) {
@@ -328,6 +329,7 @@ void Scheduler::create_queue(const Event& ev, RunState* run, const QueueContext&
     q->ready.insert(q->ready.end(), r);
   }
   run->queue = q;
+  live_queues_.push_back(q);
   for (const SpecEntry& sp : q->specs) write_spec(*run, sp, ctx.seq, store);
 
   if (!ctx.recorded.empty()) return;
@@ -629,6 +631,7 @@ void Scheduler::maybe_complete(RunState* run, StateManager& state, ApplyResult* 
 
 void Scheduler::end_run(RunState* run, bool cancelled, int64_t seq, EventStore* store) {
   RunQueue& q = *run->queue;
+  q.ended = true;
   for (uint32_t pos = 0; pos < q.specs.size(); ++pos) {
     SpecState st = q.specs[pos].state;
     if (st == SpecState::kDone) continue;
@@ -639,13 +642,12 @@ void Scheduler::end_run(RunState* run, bool cancelled, int64_t seq, EventStore* 
   }
 }
 
-void Scheduler::touch(StateManager& state, std::string_view client, int64_t now_ms) {
+void Scheduler::touch(std::string_view client, int64_t now_ms) {
   if (leases_total_ == 0) return;
   uint32_t id = find_id(client);
   if (id == 0 || held_[id] == 0) return;
-  for (const auto& [run_id, run] : state.runs()) {
-    if (!run->queue) continue;
-    RunQueue& q = *run->queue;
+  for (const std::shared_ptr<RunQueue>& queue : live_queues()) {
+    RunQueue& q = *queue;
     for (uint32_t pos : q.leased) {
       SpecEntry& sp = q.specs[pos];
       if (sp.holder == id && sp.deadline > now_ms) {
@@ -655,13 +657,18 @@ void Scheduler::touch(StateManager& state, std::string_view client, int64_t now_
   }
 }
 
-void Scheduler::session_closed(StateManager& state, std::string_view client, int64_t now_ms,
-                               int64_t grace_ms) {
+const std::vector<std::shared_ptr<RunQueue>>& Scheduler::live_queues() {
+  live_queues_.erase(std::remove_if(live_queues_.begin(), live_queues_.end(),
+                                    [](const std::shared_ptr<RunQueue>& q) { return q->ended; }),
+                     live_queues_.end());
+  return live_queues_;
+}
+
+void Scheduler::session_closed(std::string_view client, int64_t now_ms, int64_t grace_ms) {
   uint32_t id = find_id(client);
   if (id == 0 || held_[id] == 0) return;
-  for (const auto& [run_id, run] : state.runs()) {
-    if (!run->queue) continue;
-    RunQueue& q = *run->queue;
+  for (const std::shared_ptr<RunQueue>& queue : live_queues()) {
+    RunQueue& q = *queue;
     for (uint32_t pos : q.leased) {
       SpecEntry& sp = q.specs[pos];
       if (sp.holder == id) sp.deadline = std::min(sp.deadline, now_ms + grace_ms);
