@@ -53,6 +53,18 @@ Status call_plugin(PluginEntry& p, Fn&& fn) {
 }
 
 
+// After a failed commit (im.mu held): the failed batch took events the state
+// holds. Events of other threads that are applied but not yet committed are
+// flushed first, so that the state rebuilt from the store holds exactly what
+// clients were told is stored (a failure there fails their own commits too).
+Status reload_state(Orchestrator::Impl& im, EventStore* store) {
+  store->flush();
+  im.seen_failed_commits = store->stats().failed_commits;
+  im.state = std::make_unique<StateManager>();
+  return load_state(store, im.replay_validator, im.state.get(), &im.scheduler, &im.client_hw,
+                    &im.next_seq);
+}
+
 }  // namespace
 
 CallbackScope::CallbackScope() { ++tls_callback_depth; }
@@ -166,10 +178,7 @@ void Orchestrator::fire_due_events() {
   Status c = store_->commit(last_seq);
   if (!c) {
     lock.lock();
-    im.seen_failed_commits = store_->stats().failed_commits;
-    im.state = std::make_unique<StateManager>();
-    load_state(store_.get(), im.replay_validator, im.state.get(), &im.scheduler, &im.client_hw,
-               &im.next_seq);
+    reload_state(im, store_.get());
   }
 }
 
@@ -298,10 +307,7 @@ void Orchestrator::close_session(Session* session) {
   Status c = store_->commit(seq);
   if (!c) {
     lock.lock();
-    im.seen_failed_commits = store_->stats().failed_commits;
-    im.state = std::make_unique<StateManager>();
-    load_state(store_.get(), im.replay_validator, im.state.get(), &im.scheduler, &im.client_hw,
-               &im.next_seq);
+    reload_state(im, store_.get());
   }
 }
 
@@ -311,10 +317,7 @@ Status Orchestrator::flush() {
     std::lock_guard<std::recursive_mutex> lock(impl_->mu);
     Impl& im = *impl_;
     // The failed batch took events the state holds: rebuild it from the log.
-    im.seen_failed_commits = store_->stats().failed_commits;
-    im.state = std::make_unique<StateManager>();
-    load_state(store_.get(), im.replay_validator, im.state.get(), &im.scheduler, &im.client_hw,
-               &im.next_seq);
+    reload_state(im, store_.get());
   }
   return s;
 }
@@ -434,10 +437,7 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
   // the state already holds: rebuild the state from the log first.
   int64_t failed_commits = store_->stats().failed_commits;
   if (failed_commits != im.seen_failed_commits) {
-    im.seen_failed_commits = failed_commits;
-    im.state = std::make_unique<StateManager>();
-    Status r = load_state(store_.get(), im.replay_validator, im.state.get(), &im.scheduler,
-                          &im.client_hw, &im.next_seq);
+    Status r = reload_state(im, store_.get());
     if (!r) return refuse(r);
   }
 
@@ -569,10 +569,7 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
     if (!c) {
       // The batch holding this event is gone; so must be everything the state
       // learned since the last good commit.
-      im.seen_failed_commits = store_->stats().failed_commits;
-      im.state = std::make_unique<StateManager>();
-      load_state(store_.get(), im.replay_validator, im.state.get(), &im.scheduler, &im.client_hw,
-                 &im.next_seq);
+      reload_state(im, store_.get());
       return refuse(Status::error(Code::kStorage,
                                   fmt::format("the event was not stored: {}", c.message()), "",
                                   "storage"));
