@@ -19,6 +19,7 @@
 //   BATON_JUNIT     where the JUnit XML goes (default reports/junit-node.xml)
 //   BATON_LIBRARY   the libbaton to load (see index.js)
 
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { Engine } = require('./index');
@@ -122,7 +123,16 @@ class Recorder {
     return new Error(`baton reporter: baton refused ${this.refusals.length} event(s):\n  ${this.refusals.slice(0, 10).join('\n  ')}`);
   }
 
-  uniqueId(base) {
+  uniqueId(full) {
+    // Ids are bounded (128 bytes by default); a long path keeps its readable
+    // head and gains a digest of the whole, so it stays unique and stable.
+    let base = full;
+    if (Buffer.byteLength(base) > 100) {
+      const digest = crypto.createHash('sha256').update(full).digest('hex').slice(0, 16);
+      let head = base.slice(0, 80);
+      while (Buffer.byteLength(head) > 80) head = head.slice(0, -1);
+      base = `${head}~${digest}`;
+    }
     let id = base;
     for (let n = 2; this.ids.has(id); n++) id = `${base} #${n}`;
     this.ids.add(id);

@@ -16,7 +16,13 @@ const SAMPLE = path.join(__dirname, 'fixtures', 'sample');
 // The child is a run of its own: node:test marks its children with
 // NODE_TEST_CONTEXT, which would make a nested `node --test` skip its files.
 function childEnv(extra) {
-  const env = { ...process.env, ...extra };
+  const env = { ...process.env };
+  // The run these tests belong to may itself be recorded by this reporter:
+  // its settings must not leak into the sample runs.
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('BATON_') && key !== 'BATON_LIBRARY') delete env[key];
+  }
+  Object.assign(env, extra);
   delete env.NODE_TEST_CONTEXT;
   return env;
 }
