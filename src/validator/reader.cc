@@ -210,8 +210,20 @@ bool JsonReader::read_number(od::value& value, double* out) {
   od::json_type type;
   if (auto error = value.type().get(type)) return fail_bad_value(value, error);
   if (type != od::json_type::number) return fail(Code::kInvalid, "type", "must be a number");
-  if (classify_number(trim_json_space(value.raw_json_token())) == NumberForm::kMalformed) {
-    return fail_bad_value(value, simdjson::NUMBER_ERROR);
+  switch (classify_number(trim_json_space(value.raw_json_token()))) {
+    case NumberForm::kMalformed:
+      return fail_bad_value(value, simdjson::NUMBER_ERROR);
+    case NumberForm::kInteger: {
+      // Integers must fit int64 wherever they appear, numbers fields included.
+      int64_t integer = 0;
+      if (value.get_int64().get(integer)) {
+        return fail(Code::kInvalid, "int64", "is an integer outside the signed 64-bit range");
+      }
+      *out = static_cast<double>(integer);
+      return true;
+    }
+    case NumberForm::kFloat:
+      break;
   }
   // The grammar is right, so a refusal here is a magnitude past double's.
   if (value.get_double().get(*out) || !std::isfinite(*out)) {
@@ -225,12 +237,18 @@ bool JsonReader::read_any_number(od::value& value) {
     case NumberForm::kMalformed:
       return fail_bad_value(value, simdjson::NUMBER_ERROR);
     case NumberForm::kInteger: {
-      int64_t ignored;
-      return read_int(value, &ignored);
+      int64_t integer = 0;
+      if (value.get_int64().get(integer)) {
+        return fail(Code::kInvalid, "int64", "is an integer outside the signed 64-bit range");
+      }
+      return true;
     }
     case NumberForm::kFloat: {
-      double ignored;
-      return read_number(value, &ignored);
+      double number = 0;
+      if (value.get_double().get(number) || !std::isfinite(number)) {
+        return fail(Code::kInvalid, "finite", "is a number outside the finite double range");
+      }
+      return true;
     }
   }
   return true;

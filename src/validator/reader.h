@@ -28,7 +28,7 @@ namespace od = simdjson::ondemand;
 
 // Deepest nesting the walk supports whatever the limits say: the walk
 // recurses once per level, and this bounds the stack one message can take.
-inline constexpr uint32_t kMaxSupportedDepth = 512;
+inline constexpr uint32_t kMaxSupportedDepth = 256;
 
 struct PathSegment {
   std::string_view key;

@@ -747,8 +747,13 @@ TEST_CASE("NaN, Infinity and out-of-range numbers", "[validator][numbers]") {
   REQUIRE_REFUSED(end + R"("duration_ms":NaN})", Code::kParse, "duration_ms", "syntax");
   REQUIRE_REFUSED(end + R"("duration_ms":Infinity})", Code::kParse, "duration_ms", "syntax");
   REQUIRE_REFUSED(end + R"("ts":-Infinity})", Code::kParse, "ts", "syntax");
-  REQUIRE_VALID(end + R"("duration_ms":99999999999999999999})", e);
+  // An integer must fit int64 even where any number is allowed.
+  REQUIRE_REFUSED(end + R"("duration_ms":99999999999999999999})", Code::kInvalid, "duration_ms",
+                  "int64");
+  REQUIRE_VALID(end + R"("duration_ms":1e20})", e);
   CHECK(e.duration_ms == 1e20);
+  REQUIRE_VALID(end + R"("duration_ms":250})", e);
+  CHECK(e.duration_ms == 250);
   Outcome big = check(head + "1e400}}", &e);
   CHECK(big.status.message().find("meta.n") != std::string::npos);
 }
@@ -780,6 +785,23 @@ TEST_CASE("depth", "[validator][limits]") {
   const std::string over = R"({"type":"run.end","run":"r","meta":)" + repeat("{\"a\":", 32) + "1" +
                            repeat("}", 32) + "}";
   REQUIRE_REFUSED(over, Code::kInvalid, "meta" + repeat(".a", 31), "max_depth");
+
+  // The deepest limit a configuration may ask for works end to end.
+  Limits deepest;
+  REQUIRE(Limits::from_json(R"({"max_depth":256})", &deepest).is_ok());
+  const EventValidator deep(deepest);
+  REQUIRE_VALID_BY(deep,
+                   R"({"type":"run.end","run":"r","meta":{"a":)" + repeat("[", 254) +
+                       repeat("]", 254) + "}}",
+                   e);
+  REQUIRE_REFUSED_BY(deep,
+                     R"({"type":"run.end","run":"r","meta":{"a":)" + repeat("[", 255) +
+                         repeat("]", 255) + "}}",
+                     Code::kInvalid, "meta.a" + repeat("[0]", 254), "max_depth");
+  CHECK(Limits::from_json(R"({"max_depth":257})", &deepest).code() == Code::kInvalidArgument);
+
+  const EventValidator none(with_limits([](Limits& l) { l.max_depth = 0; }));
+  REQUIRE_REFUSED_BY(none, R"({"type":"run.end","run":"r"})", Code::kInvalid, "", "max_depth");
 
   const EventValidator shallow(with_limits([](Limits& l) { l.max_depth = 2; }));
   REQUIRE_VALID_BY(shallow, R"({"type":"run.end","run":"r","meta":{"a":1}})", e);
