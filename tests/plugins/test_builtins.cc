@@ -4,9 +4,17 @@
 
 #include <simdjson.h>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "plugins/sample_run.h"
 
@@ -74,6 +82,58 @@ TEST_CASE("console: plain lines while the run goes, then a summary") {
         std::string::npos);
   CHECK(out.find("Run nightly <main> & co failed: 6 tests (3 failed, 1 flaky, 1 skipped, 1 passed) in 6.0s") !=
         std::string::npos);
+}
+
+TEST_CASE("console on a terminal: a progress line redrawn in place, colors, failures above it") {
+  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  REQUIRE(master >= 0);
+  REQUIRE(grantpt(master) == 0);
+  REQUIRE(unlockpt(master) == 0);
+  std::string slave = ptsname(master);
+  // Held open for the whole test: a terminal whose last user left reads as
+  // hung up. Raw mode passes bytes through as the plugin wrote them.
+  int hold = open(slave.c_str(), O_RDWR | O_NOCTTY);
+  REQUIRE(hold >= 0);
+  termios t{};
+  tcgetattr(hold, &t);
+  cfmakeraw(&t);
+  tcsetattr(hold, TCSANOW, &t);
+  std::string out;
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    char buf[4096];
+    for (;;) {
+      pollfd pfd{master, POLLIN, 0};
+      int ready = poll(&pfd, 1, 50);
+      if (ready > 0 && (pfd.revents & POLLIN)) {
+        ssize_t n = read(master, buf, sizeof buf);
+        if (n <= 0) break;
+        out.append(buf, static_cast<size_t>(n));
+      } else if (stop) {
+        break;  // written and drained
+      }
+    }
+  });
+  {
+    Engine e(fmt::format(R"({{"clock":"manual","plugins":{{"console":{{"path":"{}","color":true}}}}}})", slave));
+    baton::testing::push_sample_run(e, "nightly-1");
+    e.close();
+  }
+  stop = true;
+  reader.join();
+  close(hold);
+  close(master);
+  INFO(out);
+  // The progress line: cleared and redrawn, with its bar and counts.
+  CHECK(out.find("\r\x1b[2K") != std::string::npos);
+  CHECK(out.find("\u2588") != std::string::npos);
+  CHECK(out.find("8/8") != std::string::npos);  // attempts finished / started
+  // Failures print above it, in red; passes do not get a line of their own.
+  CHECK(out.find("\x1b[31m\u2718\x1b[0m cart \u203a adds an item <b>twice</b>") != std::string::npos);
+  CHECK(out.find("accepts a valid password (") == std::string::npos);
+  CHECK(out.find("\x1b[1;31mfailed\x1b[0m: 6 tests") != std::string::npos);
+  // The escape sequence inside the error message was not passed through.
+  CHECK(out.find("got 1  [31m") != std::string::npos);
 }
 
 TEST_CASE("report plugins write their files when the run ends") {
