@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "engine.h"
+#include "json_util.h"
 #include "serve/serve_config.h"
 #include "serve/server.h"
 
@@ -26,6 +27,21 @@ sigset_t block_stop_signals() {
   return set;
 }
 
+// The engine reports open mode when it opens, before a logger can be set, so
+// the server says it again: anyone who can reach the port may record events.
+void warn_if_open_mode(const Engine& engine, const ServeConfig& config) {
+  int level = parse_log_level(config.log);
+  if (level < 0 || level > BATON_LOG_WARN) return;
+  auto stats = Document::parse(engine.query(R"({"op":"stats"})"));
+  if (stats && get_bool(stats->root(), "open_mode").value_or(false)) {
+    std::fprintf(stderr,
+                 "baton serve[warn]: open mode: no access tokens are configured, so any client "
+                 "that can reach --bind %s may record events; require tokens with --options "
+                 "'{\"access\":{\"tokens\":[...]}}'\n",
+                 config.bind.c_str());
+  }
+}
+
 }  // namespace
 
 int run_serve(CommandArgs argv) {
@@ -38,6 +54,7 @@ int run_serve(CommandArgs argv) {
 
   Engine engine(config.db);
   install_stderr_logger(engine.get(), config.log);
+  warn_if_open_mode(engine, config);
   int signal_number = 0;
   {
     Server server(engine.get(), config);

@@ -209,11 +209,11 @@ def test_idle_connection_is_pinged_and_kept(baton):
         assert s.stop()[0] == 0
 
 
-def test_sigterm_under_load_loses_no_acknowledged_event(baton):
+def sigterm_under_load(baton, durability):
     with TempDir() as d:
         db = os.path.join(d, "load.db")
         acked = {}
-        s = Server(baton, db, "--threads", "3")
+        s = Server(baton, db, "--threads", "3", "--durability", durability)
         try:
             ws = s.connect(headers={"X-Baton-Client": "starter"})
             assert ws.request({"type": "run.start", "run": "load", "client": "starter",
@@ -260,9 +260,19 @@ def test_sigterm_under_load_loses_no_acknowledged_event(baton):
         assert not missing, f"{len(missing)} acknowledged events lost, e.g. {missing[:5]}"
 
 
+def test_sigterm_under_load_loses_no_acknowledged_event(baton):
+    sigterm_under_load(baton, "normal")
+
+
+def test_sigterm_under_load_async_durability_flushes_everything(baton):
+    # In async mode an ack comes before the commit: the flush on SIGTERM must cover it.
+    sigterm_under_load(baton, "async")
+
+
 if __name__ == "__main__":
     main([test_healthz_and_http_routes, test_run_recorded_end_to_end,
           test_reconnect_and_resend_applies_nothing_twice, test_bad_token_is_refused,
           test_oversized_message_closes_with_1009, test_origin_allowlist_and_binary_frames,
           test_config_file_and_flags, test_idle_connection_is_pinged_and_kept,
-          test_sigterm_under_load_loses_no_acknowledged_event])
+          test_sigterm_under_load_loses_no_acknowledged_event,
+          test_sigterm_under_load_async_durability_flushes_everything])

@@ -101,6 +101,16 @@ def test_specs_glob_and_appended_spec(baton):
         with open(log) as f:
             seen = sorted(os.path.basename(x.strip()) for x in f)
         assert seen == ["one.test.js", "two.test.js"], (seen, p.stdout)
+
+        # A plain-text plan: one spec per line, comments and blank lines skipped.
+        plan = os.path.join(d, "plan.txt")
+        with open(plan, "w") as f:
+            f.write("# smoke first\nalpha\n\n  beta  \n")
+        log2 = os.path.join(d, "plan.log")
+        run(baton, "worker", "--server", s.url(), "--run", "plan-run", "--quiet", "--plan", plan,
+            "--", "sh", "-c", f'echo "$BATON_SPEC:$1" >> {log2}', "sh", "{spec}", check_code=0)
+        with open(log2) as f:
+            assert sorted(f.read().split()) == ["alpha:alpha", "beta:beta"]
         assert s.stop()[0] == 0
 
 

@@ -94,6 +94,20 @@ ChildResult run_child(const ChildOptions& options) {
   std::vector<char*> argv;
   for (const auto& a : options.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  // The environment is built before fork: the worker has threads (the
+  // resolver's), so the child may only call async-signal-safe functions.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    std::string_view entry(*e);
+    std::string_view name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const auto& [k, v] : options.extra_env) replaced = replaced || name == k;
+    if (!replaced) env_strings.emplace_back(entry);
+  }
+  for (const auto& [k, v] : options.extra_env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   auto started_at = std::chrono::steady_clock::now();
   pid_t pid = ::fork();
@@ -101,8 +115,7 @@ ChildResult run_child(const ChildOptions& options) {
   if (pid == 0) {
     ::dup2(out_pipe[1], STDOUT_FILENO);
     ::dup2(err_pipe[1], STDERR_FILENO);
-    for (const auto& [name, value] : options.extra_env) ::setenv(name.c_str(), value.c_str(), 1);
-    ::execvp(argv[0], argv.data());
+    ::execvpe(argv[0], argv.data(), envp.data());
     int err = errno;
     ssize_t ignored = ::write(exec_pipe[1], &err, sizeof err);
     (void)ignored;
