@@ -45,8 +45,12 @@ void close_sessions(QueueEngine& q) {
 
 TEST_CASE("reopening mid-run restores the queue exactly, and the run goes on to completion") {
   std::string db = temp_db("queue-recover");
-  std::string options =
-      fmt::format(R"({{"path":"{}","clock":"manual","session_grace_ms":1000}})", db);
+  const char* durability = GENERATE("normal", "full", "async");
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((db + suffix).c_str());
+  std::string options = fmt::format(
+      R"({{"path":"{}","clock":"manual","session_grace_ms":1000,"durability":"{}"}})", db,
+      durability);
+  INFO(durability);
   std::vector<std::string> ids;
   std::vector<int64_t> estimates;
   for (int i = 0; i < 40; ++i) {
