@@ -207,7 +207,9 @@ export default async function* batonWsReporter(source) {
         // With process isolation a file that fails on its own (it does not load,
         // or exits non-zero outside any test) is reported against the file.
         if (type === 'test:fail' && data.details?.error?.failureType !== 'subtestsFailed') {
-          yield record(f, '(whole file)', 'failed', data, errorOf(data));
+          const raw = data.details?.error ?? {};
+          const how = raw.signal ? `was killed by ${raw.signal}` : `exited with code ${raw.exitCode ?? '?'}`;
+          yield record(f, '(whole file)', 'failed', data, { ...errorOf(data), message: `the test file ${how} outside any test` });
         }
       } else if (data.details?.type !== 'suite') {
         const name = [...f.names.slice(0, data.nesting), data.name].join(' > ');
