@@ -6,7 +6,7 @@ properties, items, enum, additionalProperties (and the annotations $schema,
 title, description, which it ignores). A schema using any other keyword is
 refused rather than half-checked.
 
-    check_json_schema.py SCHEMA DOCUMENT   exit 0 when valid, 1 with the errors
+    check_json_schema.py SCHEMA DOCUMENT...  exit 0 when all are valid, 1 with the errors
     check_json_schema.py --self-test       checks the checker
 """
 import json
@@ -125,22 +125,25 @@ def self_test():
 def main(argv):
     if argv[1:] == ["--self-test"]:
         return self_test()
-    if len(argv) != 3:
+    if len(argv) < 3:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     with open(argv[1], encoding="utf-8") as f:
         schema = json.load(f)
-    with open(argv[2], encoding="utf-8") as f:
-        document = json.load(f)
     check_schema(schema)
-    errors = validate(document, schema)
-    for e in errors:
-        print(e)
-    if errors:
-        print("%s: %d schema error(s)" % (argv[2], len(errors)))
-        return 1
-    print("%s: valid against %s" % (argv[2], argv[1]))
-    return 0
+    status = 0
+    for path in argv[2:]:
+        with open(path, encoding="utf-8") as f:
+            document = json.load(f)
+        errors = validate(document, schema)
+        for e in errors:
+            print("%s: %s" % (path, e))
+        if errors:
+            print("%s: %d schema error(s)" % (path, len(errors)))
+            status = 1
+        else:
+            print("%s: valid against %s" % (path, argv[1]))
+    return status
 
 
 if __name__ == "__main__":

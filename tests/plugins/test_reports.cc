@@ -145,6 +145,37 @@ TEST_CASE("CTRF export: summary, statuses, retries, attempts") {
   CHECK(saw_timeout);
 }
 
+TEST_CASE("exports of a run still going, and of tests a run.end interrupted") {
+  Engine e(R"({"clock":"manual"})");
+  e.engine->clock_set(1764140000000);
+  e.push("c", R"({"type":"run.start","run":"live-1","name":"live"})");
+  e.push("c", R"({"type":"test.start","run":"live-1","id":"a","name":"done already","worker":"w1"})");
+  e.engine->clock_set(1764140000100);
+  e.push("c", R"({"type":"test.end","run":"live-1","id":"a","status":"passed","duration_ms":100})");
+  e.push("c", R"({"type":"test.start","run":"live-1","id":"b","name":"still going","worker":"w2"})");
+  std::string junit = export_of(e, "live-1", "junit");
+  std::string ctrf = export_of(e, "live-1", "ctrf");
+  write(out_dir() + "/sample.live.junit.xml", junit);
+  write(out_dir() + "/sample.live.ctrf.json", ctrf);
+  CHECK(junit.find("<skipped message=\"still running when the report was made\"/>") != std::string::npos);
+  simdjson::dom::parser parser;
+  auto doc = parser.parse(ctrf);
+  CHECK(int64_t(doc["results"]["summary"]["pending"]) == 1);
+  CHECK(int64_t(doc["results"]["summary"]["stop"]) == 1764140000100);
+
+  e.engine->clock_set(1764140000500);
+  e.push("c", R"({"type":"run.end","run":"live-1"})");
+  junit = export_of(e, "live-1", "junit");
+  write(out_dir() + "/sample.interrupted.junit.xml", junit);
+  CHECK(junit.find("<error message=\"the run ended while the test was running\" type=\"interrupted\">") !=
+        std::string::npos);
+  CHECK(junit.find("errors=\"1\"") != std::string::npos);
+  std::string html = export_of(e, "live-1", "html");
+  CHECK(html.find("Failures (1)") != std::string::npos);
+  ctrf = export_of(e, "live-1", "ctrf");
+  CHECK(int64_t(parser.parse(ctrf)["results"]["summary"]["other"]) == 1);
+}
+
 TEST_CASE("JSON export is unchanged by the new formats, and unknown formats are refused") {
   Engine e(R"({"clock":"manual"})");
   baton::testing::push_sample_run(e, "nightly-1");
