@@ -162,6 +162,27 @@ TEST_CASE("report plugins write their files when the run ends") {
   CHECK(std::filesystem::exists(dir + "/html/r-cancel.html"));
 }
 
+TEST_CASE("a report that cannot be written is a counted plugin failure, not a refused event") {
+  std::string dir = fresh_dir("unwritable");
+  std::ofstream(dir + "/blocker") << "a file where a directory should be";
+  std::vector<std::string> warnings;
+  Engine e(fmt::format(R"({{"plugins":{{"junit":{{"path":"{}/blocker/junit.xml"}}}}}})", dir));
+  e.engine->set_logger([&](int level, std::string_view m) {
+    if (level >= 2) warnings.emplace_back(m);
+  }, 0);
+  Code code;
+  e.push("c", R"({"type":"run.start","run":"r1"})", &code);
+  e.push("c", R"({"type":"run.end","run":"r1"})", &code);
+  CHECK(code == Code::kOk);
+  simdjson::dom::parser parser;
+  auto junit = parser.parse(e.query(R"({"op":"stats"})"))["plugins"].at(0);
+  CHECK(std::string_view(junit["name"]) == "junit");
+  CHECK(int64_t(junit["failures"]) == 1);
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("plugin \"junit\" failed") != std::string::npos);
+  CHECK(warnings[0].find("blocker") != std::string::npos);
+}
+
 TEST_CASE("perf query: percentiles per run and suite, slowest tests, regressions against history") {
   std::vector<std::string> warnings;
   Engine e(R"({"clock":"manual"})");
