@@ -44,6 +44,10 @@ class Settings {
 // a reader never sees half a report; creates missing parent directories.
 Status write_file_atomic(const std::string& path, std::string_view content);
 
+// `text` with every character but [A-Za-z0-9._-] replaced by '_', so that a
+// run or test id can name a file.
+std::string file_safe(std::string_view text);
+
 // Where a report plugin writes: `path` (may hold "{run}") or `dir` (one file
 // per run, named after the run id with unsafe characters replaced).
 struct OutputPath {

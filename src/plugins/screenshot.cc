@@ -32,16 +32,10 @@ class ScreenshotPlugin final : public Plugin {
     for (TestStatus s : statuses) wanted = wanted || s == e.status;
     if (!wanted) return;
     int64_t attempt = e.attempt > 0 ? e.attempt : 1;
-    std::string safe;
-    for (char c : e.id) {
-      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '-' || c == '_' || c == '.';
-      safe.push_back(ok ? c : '_');
-    }
     fields->append(",\"capture\":");
     JsonWriter w(fields);
     w.begin_object().field("test", e.id).field("attempt", attempt).field("kind", kind);
-    w.field("path", fmt::format("{}/{}-{}.{}", dir, safe, attempt, extension)).end_object();
+    w.field("path", fmt::format("{}/{}-{}.{}", dir, file_safe(e.id), attempt, extension)).end_object();
   }
 };
 

@@ -147,14 +147,20 @@ Status OutputPath::read(Settings& settings) {
   return Status::ok();
 }
 
-std::string OutputPath::for_run(std::string_view run) const {
+std::string file_safe(std::string_view text) {
   std::string safe;
-  for (char c : run) {
+  for (char c : text) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '_' || c == '.';
     safe.push_back(ok ? c : '_');
   }
+  // Never a hidden file, "." or "..".
   if (safe.empty() || safe[0] == '.') safe.insert(safe.begin(), '_');
+  return safe;
+}
+
+std::string OutputPath::for_run(std::string_view run) const {
+  std::string safe = file_safe(run);
   if (path.empty()) return fmt::format("{}/{}.{}", dir, safe, extension);
   std::string p = path;
   for (size_t at = p.find("{run}"); at != std::string::npos; at = p.find("{run}", at + safe.size())) {
