@@ -30,9 +30,10 @@ constexpr const char* kHelp =
     "server hands out, until the run's queue is empty. '{spec}' in COMMAND or ARGS\n"
     "is replaced by the spec id; without it, the spec id is appended. COMMAND runs\n"
     "without a shell (use 'sh -c \"...\"' for one), with BATON_RUN, BATON_SPEC,\n"
-    "BATON_ATTEMPT and BATON_WORKER in its environment; its output is passed through\n"
-    "with each line prefixed by '[SPEC] '. Exit status 0 reports the spec passed,\n"
-    "anything else failed (the server queues it again while retries remain).\n"
+    "BATON_ATTEMPT and BATON_WORKER in its environment, stdin from /dev/null and its\n"
+    "own process group (SIGINT/SIGTERM to the worker stop all of it); its output is\n"
+    "passed through with each line prefixed by '[SPEC] '. Exit status 0 reports the\n"
+    "spec passed, anything else failed (queued again while retries remain).\n"
     "\n"
     "Start as many workers as you like, on any machines: every worker sends the\n"
     "same run.start and joins the same run; the server balances the specs.\n"
@@ -77,6 +78,16 @@ void install_signal_handlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+}
+
+// Sleeps in slices so that SIGINT/SIGTERM end a long wait_ms promptly.
+void sleep_unless_stopped(std::chrono::milliseconds total) {
+  auto until = std::chrono::steady_clock::now() + total;
+  while (!g_stop_signal && std::chrono::steady_clock::now() < until) {
+    auto left = until - std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        left, std::chrono::milliseconds(100)));
+  }
 }
 
 std::string default_client_name() {
@@ -186,7 +197,7 @@ int run_worker(CommandArgs argv) {
     }
     if (get_bool(root, "done").value_or(false)) break;
     if (auto wait = get_int(root, "wait_ms")) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::clamp<int64_t>(*wait, 10, 30000)));
+      sleep_unless_stopped(std::chrono::milliseconds(std::clamp<int64_t>(*wait, 10, 30000)));
       continue;
     }
     auto spec = get_field(root, "spec");

@@ -155,6 +155,27 @@ def test_workers_survive_a_server_restart(baton):
         assert len(leases) == len(set(leases)), leases
 
 
+def test_sigterm_stops_the_spec_and_the_worker(baton):
+    with TempDir() as d, Server(baton, os.path.join(d, "q.db")) as s:
+        marker = os.path.join(d, "started")
+        w = subprocess.Popen(
+            [baton, "worker", "--server", s.url(), "--run", "stop-run", "--specs", "long",
+             "--", "sh", "-c", f"touch {marker}; sleep 60; echo never"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 30
+        while not os.path.exists(marker) and time.time() < deadline:
+            time.sleep(0.05)
+        assert os.path.exists(marker), "the spec never started"
+        started = time.time()
+        w.terminate()
+        out, err = w.communicate(timeout=30)
+        # The shell and its sleep are both stopped: the worker does not wait a minute.
+        assert time.time() - started < 10, "the worker waited for the spec's children"
+        assert w.returncode == 143, (w.returncode, out, err)
+        assert "stopped by SIGTERM" in err and "never" not in out, (out, err)
+        assert s.stop()[0] == 0
+
+
 def test_worker_errors_have_their_exit_codes(baton):
     run(baton, "worker", "--server", "ws://127.0.0.1:9", "--run", "r", check_code=2)  # no command
     run(baton, "worker", "--run", "r", "--", "true", check_code=2)
@@ -176,4 +197,4 @@ def test_worker_errors_have_their_exit_codes(baton):
 if __name__ == "__main__":
     main([test_three_workers_share_one_run, test_failing_spec_fails_the_run,
           test_specs_glob_and_appended_spec, test_workers_survive_a_server_restart,
-          test_worker_errors_have_their_exit_codes])
+          test_sigterm_stops_the_spec_and_the_worker, test_worker_errors_have_their_exit_codes])

@@ -64,7 +64,7 @@ volatile sig_atomic_t g_child_pid = 0;
 
 void signal_running_child(int sig) {
   pid_t pid = g_child_pid;
-  if (pid > 0) ::kill(pid, sig);
+  if (pid > 0 && ::kill(-pid, sig) != 0) ::kill(pid, sig);
 }
 
 std::vector<std::string> expand_command(const std::vector<std::string>& command,
@@ -109,10 +109,21 @@ ChildResult run_child(const ChildOptions& options) {
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
 
+  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   auto started_at = std::chrono::steady_clock::now();
   pid_t pid = ::fork();
-  if (pid < 0) throw CliError(kExitRuntime, fmt::format("fork failed: {}", std::strerror(errno)));
+  if (pid < 0) {
+    int fork_errno = errno;
+    if (null_fd >= 0) ::close(null_fd);
+    throw CliError(kExitRuntime, fmt::format("fork failed: {}", std::strerror(fork_errno)));
+  }
   if (pid == 0) {
+    // Its own process group, so a stop signal reaches everything the command
+    // started (a shell's children included), not only its first process.
+    ::setpgid(0, 0);
+    // Outside the terminal's foreground group a read from the terminal would
+    // stop the command; specs get no input.
+    if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
     ::dup2(out_pipe[1], STDOUT_FILENO);
     ::dup2(err_pipe[1], STDERR_FILENO);
     ::execvpe(argv[0], argv.data(), envp.data());
@@ -121,7 +132,9 @@ ChildResult run_child(const ChildOptions& options) {
     (void)ignored;
     ::_exit(127);
   }
+  ::setpgid(pid, pid);  // also here: a signal may come before the child runs
   g_child_pid = pid;
+  if (null_fd >= 0) ::close(null_fd);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
   ::close(exec_pipe[1]);
@@ -141,7 +154,7 @@ ChildResult run_child(const ChildOptions& options) {
   LinePrefixer* sinks[2] = {&out, &err};
   auto next_tick = std::chrono::steady_clock::now() + options.tick_interval;
   char buf[8192];
-  while (fds[0] >= 0 || fds[1] >= 0) {
+  auto read_ready = [&](int timeout_ms) {
     pollfd pfds[2];
     int n = 0;
     int index[2];
@@ -151,10 +164,11 @@ ChildResult run_child(const ChildOptions& options) {
         index[n++] = i;
       }
     }
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-        next_tick - std::chrono::steady_clock::now());
-    int ready = ::poll(pfds, static_cast<nfds_t>(n), static_cast<int>(std::max<int64_t>(wait.count(), 0)));
-    if (ready < 0 && errno != EINTR) break;
+    if (n == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
+      return 0;
+    }
+    int ready = ::poll(pfds, static_cast<nfds_t>(n), timeout_ms);
     for (int k = 0; k < n && ready > 0; ++k) {
       if (!(pfds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       int i = index[k];
@@ -166,23 +180,28 @@ ChildResult run_child(const ChildOptions& options) {
         close_fd(fds[i]);
       }
     }
+    return ready;
+  };
+  // The loop ends when the child exits, not when its pipes close: a process it
+  // left behind (a server, a daemon) may hold them open for ever.
+  int status = 0;
+  while (true) {
+    auto until_tick = std::chrono::duration_cast<std::chrono::milliseconds>(
+        next_tick - std::chrono::steady_clock::now());
+    read_ready(static_cast<int>(std::clamp<int64_t>(until_tick.count(), 0, 50)));
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid || (r < 0 && errno != EINTR)) break;
     if (std::chrono::steady_clock::now() >= next_tick) {
       if (options.on_tick) options.on_tick();
       next_tick = std::chrono::steady_clock::now() + options.tick_interval;
     }
   }
-  // The child may outlive its pipes (closed them, or handed them to a daemon):
-  // keep heartbeating until it exits.
-  int status = 0;
-  while (true) {
-    pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) break;
-    if (r < 0 && errno != EINTR) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (std::chrono::steady_clock::now() >= next_tick) {
-      if (options.on_tick) options.on_tick();
-      next_tick = std::chrono::steady_clock::now() + options.tick_interval;
-    }
+  // What the child wrote just before exiting is still in the pipes.
+  while ((fds[0] >= 0 || fds[1] >= 0) && read_ready(0) > 0) {
+  }
+  for (int i = 0; i < 2; ++i) {
+    sinks[i]->finish();
+    close_fd(fds[i]);
   }
   g_child_pid = 0;
   result.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
