@@ -162,6 +162,16 @@ TEST_CASE("report plugins write their files when the run ends") {
   CHECK(std::filesystem::exists(dir + "/html/r-cancel.html"));
 }
 
+TEST_CASE("report plugins see the whole run in async durability too") {
+  std::string dir = fresh_dir("async");
+  std::string db = baton::testing::temp_db("plugins-async");
+  Engine e(fmt::format(R"({{"path":"{}","durability":"async","clock":"manual","plugins":{{"junit":{{"dir":"{}"}}}}}})",
+                       db, dir));
+  baton::testing::push_sample_run(e, "nightly-1");
+  std::string xml = slurp(dir + "/nightly-1.xml");
+  CHECK(xml.find("tests=\"6\" failures=\"2\" errors=\"1\" skipped=\"1\"") != std::string::npos);
+}
+
 TEST_CASE("a report that cannot be written is a counted plugin failure, not a refused event") {
   std::string dir = fresh_dir("unwritable");
   std::ofstream(dir + "/blocker") << "a file where a directory should be";
