@@ -54,10 +54,10 @@ int run_serve(CommandArgs argv) {
 
   Engine engine(config.db);
   install_stderr_logger(engine.get(), config.log);
-  warn_if_open_mode(engine, config);
   int signal_number = 0;
   {
     Server server(engine.get(), config);
+    warn_if_open_mode(engine, config);
     auto endpoint = server.local_endpoint();
     std::string address = endpoint.address().is_v6()
                               ? fmt::format("[{}]", endpoint.address().to_string())

@@ -58,6 +58,10 @@ std::string engine_options_json(const DbSettings& db) {
 
 CliError status_error(int status, std::string_view doing) {
   std::string detail = baton_last_error();
+  // Some details already start with the status name; say it once.
+  if (std::string prefix = fmt::format("{}: ", baton_status_name(status)); detail.starts_with(prefix)) {
+    detail.erase(0, prefix.size());
+  }
   std::string message = fmt::format("{} failed: {}{}{}", doing, baton_status_name(status),
                                     detail.empty() ? "" : ": ", detail);
   switch (status) {
@@ -65,8 +69,8 @@ CliError status_error(int status, std::string_view doing) {
       return CliError(kExitUsage, message, "check the flags and the --options JSON");
     case BATON_ESTORAGE:
       return CliError(kExitRuntime, message,
-                      "check that the database path is writable and not used by another "
-                      "process with a different durability");
+                      "check that the database's directory exists and is writable, and that "
+                      "the file is a baton database");
     case BATON_EDENIED:
       return CliError(kExitRefused, message, "pass a token whose roles allow this");
     case BATON_ENOT_FOUND:

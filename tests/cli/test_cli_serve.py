@@ -182,6 +182,25 @@ def test_config_file_and_flags(baton):
         run(baton, "serve", "--db", os.path.join(d, "x.db"), "--port", "99999", check_code=2)
 
 
+def test_startup_errors_say_what_to_do(baton):
+    with TempDir() as d:
+        p = run(baton, "serve", "--db", os.path.join(d, "no", "such", "dir.db"), "--port", "0",
+                check_code=3)
+        assert "directory exists" in p.stderr, p.stderr
+        with Server(baton, os.path.join(d, "a.db")) as s:
+            p = run(baton, "serve", "--db", os.path.join(d, "b.db"), "--port", str(s.port),
+                    check_code=3)
+            assert "cannot bind" in p.stderr and "--port" in p.stderr, p.stderr
+            assert s.stop()[0] == 0
+        p = run(baton, "serve", "--db", os.path.join(d, "c.db"), "--bind", "localhost-ish",
+                check_code=2)
+        p = run(baton, "serve", "--db", os.path.join(d, "c.db"), "--options", "[1]", check_code=2)
+        assert "--options" in p.stderr, p.stderr
+        p = run(baton, "serve", "--db", os.path.join(d, "c.db"), "--options",
+                '{"no_such_option":1}', check_code=2)
+        assert "no_such_option" in p.stderr, p.stderr
+
+
 def test_idle_connection_is_pinged_and_kept(baton):
     with TempDir() as d, Server(baton, os.path.join(d, "s.db"), "--idle-timeout-ms", "600") as s:
         ws = s.connect()
@@ -273,6 +292,7 @@ if __name__ == "__main__":
     main([test_healthz_and_http_routes, test_run_recorded_end_to_end,
           test_reconnect_and_resend_applies_nothing_twice, test_bad_token_is_refused,
           test_oversized_message_closes_with_1009, test_origin_allowlist_and_binary_frames,
-          test_config_file_and_flags, test_idle_connection_is_pinged_and_kept,
+          test_config_file_and_flags, test_startup_errors_say_what_to_do,
+          test_idle_connection_is_pinged_and_kept,
           test_sigterm_under_load_loses_no_acknowledged_event,
           test_sigterm_under_load_async_durability_flushes_everything])
