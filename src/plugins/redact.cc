@@ -275,7 +275,11 @@ class RedactPlugin final : public Plugin {
     out_.clear();
     JsonWriter w(&out_);
     changed_ = false;
+    unsupported_ = false;
     write(root, w, 0, false);
+    if (unsupported_) {
+      return Status::error(Code::kInternal, "the event holds a value redaction cannot write back");
+    }
     if (!changed_) return Status::ok();
     return ev.replace(out_);
   }
@@ -328,7 +332,11 @@ class RedactPlugin final : public Plugin {
       case simdjson::dom::element_type::DOUBLE: w.value(double(e)); break;
       case simdjson::dom::element_type::BOOL: w.value(bool(e)); break;
       case simdjson::dom::element_type::NULL_VALUE: w.null(); break;
-      default: w.null(); break;
+      default:
+        // Refused rather than written back changed (fail closed).
+        unsupported_ = true;
+        w.null();
+        break;
     }
   }
 
@@ -336,6 +344,7 @@ class RedactPlugin final : public Plugin {
   std::string out_;
   std::string scratch_;
   bool changed_ = false;
+  bool unsupported_ = false;
 };
 
 const char* const kDefaultKeys[] = {

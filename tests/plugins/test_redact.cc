@@ -185,3 +185,37 @@ TEST_CASE("redact leaves clean events untouched and its settings are checked") {
   CHECK(seen.find("\"user_pin\":\"***\"") != std::string::npos);
   CHECK(seen.find("\"password\":\"visible\"") != std::string::npos);
 }
+
+TEST_CASE("redact patterns: what is masked and what is kept, case by case") {
+  struct Case {
+    const char* in;
+    const char* out;
+  };
+  const Case cases[] = {
+      {"GET /api?token=abc123&page=2", "GET /api?token=[REDACTED]&page=2"},
+      {"{\\\"password\\\": \\\"pa55\\\"}", "{\\\"password\\\": \\\"[REDACTED]\\\"}"},
+      {"export API_KEY=xyz789", "export API_KEY=[REDACTED]"},
+      {"key AKIAIOSFODNN7EXAMPLE,", "key [REDACTED],"},
+      {"not a key: AKIAIOSFODNN7EXAMPL", "not a key: AKIAIOSFODNN7EXAMPL"},
+      {"authorization: Bearer abcdefgh12", "authorization: [REDACTED] [REDACTED]"},
+      {"https://user:pw123@example.com/x", "https://user:[REDACTED]@example.com/x"},
+      {"https://example.com/a:b@c", "https://example.com/a:b@c"},
+      {"-----BEGIN OPENSSH PRIVATE KEY-----\\nAAAA\\n-----END OPENSSH PRIVATE KEY----- after",
+       "[REDACTED] after"},
+      {"-----BEGIN PUBLIC KEY-----\\nAAAA", "-----BEGIN PUBLIC KEY-----\\nAAAA"},
+      {"tokenizer ran fine", "tokenizer ran fine"},
+      {"expected 200, got 401", "expected 200, got 401"},
+  };
+  Engine e(R"({"plugins":{"redact":{}}})");
+  std::string seen;
+  uint64_t id = 0;
+  REQUIRE(e.engine->add_plugin("observer", std::make_unique<Observer>(&seen), &id).message() == "");
+  push_ok(e, R"({"type":"run.start","run":"r1"})");
+  push_ok(e, R"({"type":"test.start","run":"r1","id":"t","name":"t"})");
+  for (const Case& c : cases) {
+    seen.clear();
+    push_ok(e, fmt::format(R"({{"type":"test.log","run":"r1","id":"t","message":"{}"}})", c.in));
+    INFO(c.in);
+    CHECK(seen.find(fmt::format(R"("message":"{}")", c.out)) != std::string::npos);
+  }
+}
