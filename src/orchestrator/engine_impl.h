@@ -73,6 +73,7 @@ struct Orchestrator::Impl {
   LogFn logger;
   int log_min_level = 4;
   int64_t seen_failed_commits = 0;
+  std::atomic<int64_t> audit_since_commit{0};  // refusals happen outside `mu` too
   bool closed = false;
 
   std::atomic<int64_t> manual_now{0};

@@ -1,4 +1,6 @@
 // Queries and exports: read-only views of runs, tests, stats and the audit.
+#include <chrono>
+
 #include <simdjson.h>
 
 #include <fmt/format.h>
@@ -280,7 +282,10 @@ Status Orchestrator::query(std::string_view request_json, std::string* answer) {
       w.field("time_ms", static_cast<double>(p.nanos) / 1e6).end_object();
     }
     w.end_array();
-    w.field("uptime_ms", now_ms() - im.started_at);
+    w.field("uptime_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                                 .count() -
+                             im.started_at);
     w.end_object();
     return Status::ok();
   }
