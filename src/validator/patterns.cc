@@ -36,14 +36,19 @@ bool match_word(std::string_view text, size_t i, std::string_view word) {
   return end == text.size() || !is_word(text[end]);
 }
 
-// Skips whitespace and /* ... */ comments, which SQL reads as whitespace.
+// Every look-ahead is bounded so that the scan stays linear in the text:
+// a 64 KiB message full of triggers must not cost quadratic time.
+constexpr size_t kLookahead = 64;
+
+// Skips whitespace and short /* ... */ comments, which SQL reads as whitespace.
 size_t skip_space(std::string_view text, size_t i) {
   while (i < text.size()) {
     if (is_space(text[i])) {
       ++i;
     } else if (text[i] == '/' && i + 1 < text.size() && text[i + 1] == '*') {
-      const size_t close = text.find("*/", i + 2);
-      i = close == kNpos ? text.size() : close + 2;
+      const size_t close = text.substr(i + 2, kLookahead).find("*/");
+      if (close == kNpos) break;
+      i += 2 + close + 2;
     } else {
       break;
     }
@@ -102,7 +107,8 @@ bool is_script_url(std::string_view text, size_t colon) {
 
 // on<event>= in an open tag (<img src=x onerror=...>) or right after a quote
 // or slash that closes an attribute (" onmouseover=..., <svg/onload=...).
-bool is_event_handler(std::string_view text, size_t eq) {
+// in_tag: a '<' came before with no '>' after it.
+bool is_event_handler(std::string_view text, size_t eq, bool in_tag) {
   size_t end = eq;
   while (end > 0 && is_space(text[end - 1])) --end;
   size_t begin = end;
@@ -112,26 +118,27 @@ bool is_event_handler(std::string_view text, size_t eq) {
   size_t before = begin;
   while (before > 0 && is_space(text[before - 1])) --before;
   if (before > 0 && (is_quote(text[before - 1]) || text[before - 1] == '/')) return true;
-  for (size_t i = begin; i > 0; --i) {
-    if (text[i - 1] == '>') return false;
-    if (text[i - 1] == '<') return true;
-  }
-  return false;
+  return in_tag;
 }
 
 // An SQL operand: a quoted string (the closing quote may be missing, the
 // application adds it) or a bare word. Returns the position after it.
 size_t read_operand(std::string_view text, size_t i, std::string_view* value) {
   if (i < text.size() && is_quote(text[i])) {
-    const char quote = text[i];
-    const size_t close = text.find(quote, i + 1);
-    const size_t end = close == kNpos ? text.size() : close;
-    *value = text.substr(i + 1, end - i - 1);
-    return close == kNpos ? text.size() : close + 1;
+    const std::string_view rest = text.substr(i + 1, kLookahead);
+    const size_t close = rest.find(text[i]);
+    if (close == kNpos) {
+      // Unclosed: the application's own closing quote follows.
+      if (rest.size() == kLookahead) return kNpos;
+      *value = rest;
+      return text.size();
+    }
+    *value = rest.substr(0, close);
+    return i + 1 + close + 1;
   }
   size_t end = i;
-  while (end < text.size() && is_word(text[end])) ++end;
-  if (end == i) return kNpos;
+  while (end < text.size() && end - i < kLookahead && is_word(text[end])) ++end;
+  if (end == i || end - i == kLookahead) return kNpos;
   *value = text.substr(i, end - i);
   return end;
 }
@@ -232,7 +239,7 @@ bool after_quote(std::string_view text, size_t quote) {
 
 constexpr std::array<bool, 256> make_triggers() {
   std::array<bool, 256> t{};
-  for (unsigned char c : {'<', ':', '=', '\'', '"', '`', ';', 'u', 'U'}) t[c] = true;
+  for (unsigned char c : {'<', '>', ':', '=', '\'', '"', '`', ';', 'u', 'U'}) t[c] = true;
   return t;
 }
 constexpr std::array<bool, 256> kTriggers = make_triggers();
@@ -241,6 +248,7 @@ constexpr std::array<bool, 256> kTriggers = make_triggers();
 
 bool looks_like_injection(std::string_view text) {
   const size_t n = text.size();
+  bool in_tag = false;
   for (size_t i = 0; i < n; ++i) {
     while (i < n && !kTriggers[static_cast<unsigned char>(text[i])]) ++i;
     if (i == n) break;
@@ -248,12 +256,16 @@ bool looks_like_injection(std::string_view text) {
     switch (c) {
       case '<':
         if (is_script_tag(text, i)) return true;
+        in_tag = true;
+        break;
+      case '>':
+        in_tag = false;
         break;
       case ':':
         if (is_script_url(text, i)) return true;
         break;
       case '=':
-        if (is_event_handler(text, i)) return true;
+        if (is_event_handler(text, i, in_tag)) return true;
         break;
       case ';':
         if (is_stacked_statement(text, skip_space(text, i + 1))) return true;

@@ -1093,6 +1093,32 @@ TEST_CASE("pattern policy", "[validator][patterns]") {
   CHECK_FALSE(next.suspicious);
 }
 
+TEST_CASE("pattern scan stays linear on hostile text", "[validator][patterns][hostile]") {
+  const std::vector<std::string> bodies = {
+      repeat("onabcde=", 8000),  repeat("';/*", 16000),   repeat("' or '", 10000),
+      repeat("=", 64000),        repeat(":", 64000),      repeat("; update x", 6000),
+      repeat("union ", 10000),   repeat("\t:", 30000),   repeat("'", 64000),
+      repeat("<a ", 20000),      repeat(" or 1", 12000),  repeat("/*", 32000),
+  };
+  const EventValidator reject(with_limits([](Limits& l) { l.patterns = PatternPolicy::kReject; }));
+  Event e;
+  const auto start = std::chrono::steady_clock::now();
+  for (const std::string& body : bodies) {
+    std::string escaped;
+    for (char c : body) {
+      if (c == '\t') {
+        escaped += "\\t";
+      } else {
+        escaped.push_back(c);
+      }
+    }
+    const std::string json =
+        R"({"type":"test.log","run":"r","id":"t","message":")" + escaped + "\"}";
+    (void)check(reject, json, &e);
+  }
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+}
+
 // ---------------------------------------------------------------------------
 // Limits::from_json.
 
