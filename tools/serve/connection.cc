@@ -25,6 +25,20 @@ std::string refusal(std::string_view code, std::string_view error) {
   return fmt::format(R"({{"ok":false,"code":{},"error":{}}})", json_quote(code), json_quote(error));
 }
 
+http::status http_status_for(int rc) {
+  switch (rc) {
+    case BATON_OK: return http::status::ok;
+    case BATON_ENOT_FOUND: return http::status::not_found;
+    case BATON_EDENIED: return http::status::forbidden;
+    case BATON_EINVALID_ARGUMENT:
+    case BATON_EINVALID:
+    case BATON_EPARSE: return http::status::bad_request;
+    case BATON_ERATE_LIMITED: return http::status::too_many_requests;
+    case BATON_ECLOSED: return http::status::service_unavailable;
+    default: return http::status::internal_server_error;
+  }
+}
+
 bool contains(std::string_view text, std::string_view needle) {
   return text.find(needle) != std::string_view::npos;
 }
@@ -102,6 +116,7 @@ void Connection::handle_http(const Request& req) {
     res.keep_alive(keep_alive);
     res.body() = std::move(body);
     res.prepare_payload();
+    if (req.method() == http::verb::head) res.body().clear();  // the length of a GET, no body
     write_http(std::move(res));
   };
   std::string_view target(req.target().data(), req.target().size());
@@ -131,12 +146,7 @@ void Connection::handle_http(const Request& req) {
                                       : refusal(baton_status_name(rc), baton_last_error());
     baton_free(out);
     baton_session_close(session);
-    http::status status = rc == BATON_OK             ? http::status::ok
-                          : rc == BATON_ENOT_FOUND   ? http::status::not_found
-                          : rc == BATON_EDENIED      ? http::status::forbidden
-                          : rc == BATON_ECONFLICT    ? http::status::not_found
-                                                     : http::status::internal_server_error;
-    return respond(status, std::move(body));
+    return respond(http_status_for(rc), std::move(body));
   }
   respond(http::status::not_found,
           refusal("not_found", "no such endpoint: use GET /healthz, GET /runs/ID, or a WebSocket "
