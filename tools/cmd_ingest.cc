@@ -1,5 +1,6 @@
 // baton ingest: replays a recorded JSON Lines stream into a database, one
 // session per distinct `client`, exactly as a server would have received it.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -7,7 +8,6 @@
 #include <map>
 #include <memory>
 #include <set>
-#include <algorithm>
 #include <thread>
 
 #include <fmt/format.h>

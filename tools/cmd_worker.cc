@@ -3,9 +3,9 @@
 // reports the outcome, and exits with the run's result.
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
-#include <algorithm>
 #include <thread>
 
 #include <fmt/format.h>

@@ -1,7 +1,7 @@
 #include "messenger.h"
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <thread>
 
 #include <fmt/format.h>
