@@ -26,6 +26,11 @@ int64_t system_now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+// Refusals whose audit rows trigger a commit when nothing else has.
+constexpr int64_t kAuditFlushRows = 1024;
+// A commit this slow is reported to the logger.
+constexpr int64_t kSlowCommitMs = 1000;
+
 int64_t steady_nanos() {
   using namespace std::chrono;
   return duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count();
@@ -235,14 +240,29 @@ Status Orchestrator::clock_set(int64_t now_ms) {
   return Status::ok();
 }
 
+namespace {
+
+void warn_if_open(Orchestrator& engine, const Orchestrator::Impl& im) {
+  if (im.access.open_mode()) {
+    engine.log(2,
+               "access is open: no tokens are configured, so every client may send anything; "
+               "configure \"access\" before exposing baton to a network");
+  }
+}
+
+}  // namespace
+
 Status Orchestrator::access_reload(std::string_view access_json) {
-  return impl_->access.reload(access_json);
+  Status s = impl_->access.reload(access_json);
+  if (s) warn_if_open(*this, *impl_);
+  return s;
 }
 
 void Orchestrator::set_logger(LogFn fn, int min_level) {
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
   impl_->logger = std::move(fn);
   impl_->log_min_level = min_level;
+  warn_if_open(*this, *impl_);
 }
 
 void Orchestrator::log(int level, std::string_view message) {
@@ -387,6 +407,13 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
                      Value::text_or_null(s.rule()),
                      s.code() == Code::kDenied ? Value(s.message()) : Value()},
                     0);
+      // Audit rows ride along the next commit; a client sending nothing but
+      // refused messages must not make them pile up in memory.
+      if (store_->durability() != Durability::kAsync &&
+          ++im.audit_since_commit >= kAuditFlushRows) {
+        im.audit_since_commit = 0;
+        store_->flush();
+      }
     }
     refusal_reply(s, reply);
     return s;
@@ -564,8 +591,15 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
 
   if (store_->durability() != Durability::kAsync) {
     lock.unlock();
+    int64_t commit_start = steady_nanos();
     Status c = store_->commit(seq);
+    int64_t commit_ms = (steady_nanos() - commit_start) / 1000000;
     lock.lock();
+    if (commit_ms >= kSlowCommitMs && im.logger && im.log_min_level <= 2) {
+      CallbackScope scope;
+      im.logger(2, fmt::format("slow commit: event {} waited {} ms for its commit", seq,
+                               commit_ms));
+    }
     if (!c) {
       // The batch holding this event is gone; so must be everything the state
       // learned since the last good commit.
@@ -590,6 +624,12 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
 
 Status Orchestrator::replay(std::string_view filter_json, const ReplayFn& fn) {
   Impl& im = *impl_;
+  // Replay parses stored events with the calling thread's parser, which a
+  // callback's own event still points into.
+  if (in_engine_callback()) {
+    return Status::error(Code::kInvalidArgument,
+                         "baton_replay cannot be called from inside a callback");
+  }
   std::string run;
   int64_t from_seq = 1;
   uint32_t mask = kAllEventTypes;
