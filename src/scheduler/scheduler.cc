@@ -590,6 +590,7 @@ void Scheduler::spec_end(const Event& ev, StateManager& state, ApplyResult* appl
       sp.avoid = worker_id;
       requeue(q, pos);
       write_spec(*applied->run, sp, ctx.seq, store);
+      reply_fields_.append(",\"requeued\":true");
     } else {
       finish_spec(applied->run, pos, ev.status, ctx.seq, store);
       ++q.final_failures;
@@ -602,6 +603,11 @@ void Scheduler::spec_end(const Event& ev, StateManager& state, ApplyResult* appl
     finish_spec(applied->run, pos, ev.status, ctx.seq, store);
   }
   maybe_complete(applied->run, state, applied, ctx, store);
+  if (applied->run_finished) {
+    reply_fields_.append(",\"run_status\":\"");
+    reply_fields_.append(run_status_name(applied->run->status));
+    reply_fields_.push_back('"');
+  }
 }
 
 void Scheduler::start_draining(RunState* run, int64_t seq, EventStore* store) {

@@ -153,7 +153,9 @@ TEST_CASE("a failed spec is retried while attempts remain, on another worker; pa
           Code::kOk);
   ClaimReply a1 = q.claim("w1", "r");
   REQUIRE(a1.id() == "a");
-  REQUIRE(q.end("w1", "r", a1.specs[0], "failed") == Code::kOk);
+  std::string reply;
+  REQUIRE(q.end("w1", "r", a1.specs[0], "failed", -1, &reply) == Code::kOk);
+  CHECK(contains(reply, R"("requeued":true)"));
   // w1 failed a: it gets b although a is ahead in the queue.
   ClaimReply b = q.claim("w1", "r");
   CHECK(b.id() == "b");
@@ -169,7 +171,8 @@ TEST_CASE("a failed spec is retried while attempts remain, on another worker; pa
   ClaimReply c2 = q.claim("w2", "r");  // only c is left: the same worker gets it
   REQUIRE(c2.id() == "c");
   REQUIRE(q.end("w2", "r", c2.specs[0], "failed") == Code::kOk);
-  REQUIRE(q.end("w1", "r", b.specs[0], "passed") == Code::kOk);
+  REQUIRE(q.end("w1", "r", b.specs[0], "passed", -1, &reply) == Code::kOk);
+  CHECK(contains(reply, R"("run_status":"failed")"));
   std::string s = q.summary("r");
   CHECK(contains(s, R"("status":"failed")"));
   CHECK(contains(s, R"("specs":{"total":3,"queued":0,"leased":0,"done":3})"));
