@@ -204,6 +204,7 @@ EventValidator::EventValidator(const Limits& limits) : limits_(limits) {}
 
 Status EventValidator::validate(std::string_view json, Event* out, bool* suspicious) const {
   if (suspicious != nullptr) *suspicious = false;
+  if (out == nullptr) return Status::error(Code::kInvalidArgument, "event output is NULL");
   reset_event(out);
   if (json.size() > limits_.max_message_bytes) {
     return Status::error(Code::kInvalid,

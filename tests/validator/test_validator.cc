@@ -953,6 +953,14 @@ TEST_CASE("a valid message after a refused one", "[validator][reuse]") {
   }
 }
 
+TEST_CASE("a NULL event is an invalid argument", "[validator][reuse]") {
+  const EventValidator validator;
+  bool suspicious = true;
+  const Status s = validator.validate(R"({"type":"run.end","run":"r"})", nullptr, &suspicious);
+  CHECK(s.code() == Code::kInvalidArgument);
+  CHECK_FALSE(suspicious);
+}
+
 TEST_CASE("validators may be shared across threads", "[validator][threads]") {
   const EventValidator validator;
   std::vector<std::thread> threads;
