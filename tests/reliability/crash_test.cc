@@ -306,6 +306,10 @@ int main(int argc, char** argv) {
     int64_t events = 0;
     for (int k = 0; k < o.clients; ++k) events += last_ack[k];
     max_events = std::max(max_events, events);
+    if ((kill_no + 1) % 50 == 0 && kill_no + 1 < o.kills) {
+      std::printf("crash_test: %d kills checked (%.1f s)\n", kill_no + 1, (now_ms() - t0) / 1000.0);
+      std::fflush(stdout);
+    }
   }
   remove_db(db);
   std::printf(
