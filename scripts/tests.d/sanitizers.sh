@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The C++ test suite under ASan+UBSan (build-asan) and under TSan (build-tsan).
+# Both run even when the first fails, so one `make test` shows every finding.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+failed=()
+for kind in asan tsan; do
+  echo "-- sanitizer: $kind"
+  start=$(date +%s)
+  bash "$root/scripts/sanitize.sh" "$kind" || failed+=("$kind")
+  echo "-- sanitizer: $kind took $(( $(date +%s) - start )) s"
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "sanitizers: FAILED under ${failed[*]}"
+  exit 1
+fi
