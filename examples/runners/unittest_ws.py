@@ -370,7 +370,7 @@ def main(argv=None):
     parser.add_argument("-s", "--start-directory", default=None, help="discover tests here")
     parser.add_argument("-p", "--pattern", default="test*.py")
     parser.add_argument("-t", "--top-level-directory", default=None)
-    parser.add_argument("names", nargs="*", help="test modules, classes or methods (instead of discovery)")
+    parser.add_argument("names", nargs="*", help="test files, or modules, classes or methods (instead of discovery)")
     args = parser.parse_args(argv)
     if not args.server:
         parser.error("--server (or BATON_SERVER) is required")
@@ -379,8 +379,16 @@ def main(argv=None):
 
     loader = unittest.TestLoader()
     if args.names:
+        # A name may be a test file (what `baton worker --specs-glob` hands out)
+        # or a dotted module, class or method name.
         sys.path.insert(0, os.getcwd())
-        tests = loader.loadTestsFromNames(args.names)
+        tests = unittest.TestSuite()
+        for name in args.names:
+            if name.endswith(".py") and os.path.isfile(name):
+                folder = os.path.dirname(os.path.abspath(name))
+                tests.addTests(loader.discover(folder, os.path.basename(name), folder))
+            else:
+                tests.addTests(loader.loadTestsFromName(name))
     else:
         tests = loader.discover(args.start_directory or ".", args.pattern, args.top_level_directory)
 

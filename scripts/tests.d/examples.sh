@@ -208,6 +208,13 @@ if start_server "$tmp/serve.log" "$baton" serve --db "$db" --port 0; then
   else
     ok "unittest_ws: a failing test makes it exit 1"
   fi
+  check "unittest_ws: under baton worker, one spec per test file" "$tmp/py-worker.log" \
+    "$baton" worker --server "ws://127.0.0.1:$port" --run py-worker --client py-worker-1 --quiet \
+    --specs-glob "$root/examples/runners/sample_unittest/test_*.py" \
+    -- python3 "$root/examples/runners/unittest_ws.py" --server "ws://127.0.0.1:$port" '{spec}'
+  grep -q "8 total, 7 passed, 0 failed, 1 skipped" "$tmp/py-worker.log" \
+    && ok "unittest_ws: under baton worker, the tests are in the worker's run" \
+    || not_ok "unittest_ws: under baton worker, the tests are in the worker's run" "$tmp/py-worker.log"
   (cd "$root" && BATON_SERVER="ws://127.0.0.1:$port" BATON_RUN=node-run \
      node --test --test-reporter=./examples/runners/node-ws-reporter.mjs examples/demo-suite/) > "$tmp/node-rep.log" 2>&1
   grep -q "baton run node-run: failed (21 tests: 18 passed, 2 failed, 0 flaky, 1 skipped)" "$tmp/node-rep.log" \
