@@ -141,10 +141,14 @@ else
 fi
 
 echo "-- examples/node_ws_server"
-if [ ! -f "$root/examples/node_ws_server/node_modules/ws/package.json" ]; then
-  (cd "$root/examples/node_ws_server" && npm ci --no-audit --no-fund --silent) > "$tmp/npm.log" 2>&1 \
-    || not_ok "node ws server: npm ci" "$tmp/npm.log"
-fi
+# ws for the server and the reporter, koffi for the Node binding (when this
+# script runs without scripts/run-tests.sh, which installs it first).
+for dir in examples/node_ws_server:ws bindings/node:koffi; do
+  if [ ! -f "$root/${dir%%:*}/node_modules/${dir#*:}/package.json" ]; then
+    (cd "$root/${dir%%:*}" && npm ci --no-audit --no-fund --silent) > "$tmp/npm.log" 2>&1 \
+      || not_ok "npm ci in ${dir%%:*}" "$tmp/npm.log"
+  fi
+done
 if start_server "$tmp/node.log" node "$root/examples/node_ws_server/server.js" --port 0 --db "$tmp/node.db"; then
   check "node ws server: client.js" "$tmp/node-client.log" \
     node "$root/examples/node_ws_server/client.js" "ws://127.0.0.1:$server_port" node-run
