@@ -67,7 +67,16 @@ class Channel {
       for (const entry of this.unanswered) ws.send(entry.text);
     };
     ws.onmessage = (ev) => this.onReply(JSON.parse(String(ev.data)));
-    ws.onerror = () => {}; // onclose follows and decides
+    ws.onerror = (ev) => {
+      // onclose follows and reconnects, except after a refused handshake: a bad
+      // token does not get better by retrying.
+      const text = String(ev?.message ?? ev?.error?.message ?? '');
+      if (/\b(401|403)\b/.test(text)) {
+        this.failure = new Error(`node-ws-reporter: ${this.url} refused the connection (${text}); check BATON_TOKEN`);
+        this.closing = true;
+        this.settle();
+      }
+    };
     ws.onclose = () => {
       if (this.ws !== ws) return;
       this.ws = null;
@@ -95,7 +104,11 @@ class Channel {
   onReply(reply) {
     if (this.expectHello) {
       this.expectHello = false;
-      if (!reply.ok) this.failure = new Error(`node-ws-reporter: hello refused: ${reply.error}`);
+      if (!reply.ok) {
+        this.failure = new Error(`node-ws-reporter: hello refused: ${reply.error}; check BATON_TOKEN`);
+        this.closing = true;
+        this.settle();
+      }
       return;
     }
     const entry = this.unanswered.shift();

@@ -41,6 +41,14 @@ class ConnectionLost(Exception):
     """The WebSocket is gone: dropped, closed by the server, or silent too long."""
 
 
+class Refused(ConnectionLost):
+    """The server answered the handshake with an HTTP error instead of 101."""
+
+    def __init__(self, status, text):
+        super().__init__(text)
+        self.status = status
+
+
 class GaveUp(Exception):
     """The server stayed unreachable for longer than the reconnect timeout."""
 
@@ -69,9 +77,11 @@ class WebSocketClient:
         head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
         status_line, *lines = head.decode("latin-1").split("\r\n")
         fields = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines if ":" in line)}
-        if status_line.split()[1:2] != ["101"]:
+        status = status_line.split()[1:2]
+        if status != ["101"]:
             self.sock.close()
-            raise ConnectionLost(f"handshake refused: {status_line}")
+            raise Refused(int(status[0]) if status and status[0].isdigit() else 0,
+                          f"handshake refused: {status_line}")
         expected = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
         if fields.get("sec-websocket-accept") != expected:
             self.sock.close()
@@ -245,6 +255,9 @@ class Channel:
                 self.ws = WebSocketClient(self.url, self.headers, timeout=self.reply_timeout)
                 break
             except ConnectionLost as err:
+                # A bad token or a forbidden origin will not get better by retrying.
+                if isinstance(err, Refused) and err.status in (401, 403):
+                    raise GaveUp(f"{err}: check --token and --client") from err
                 if time.monotonic() + backoff > give_up:
                     raise GaveUp(f"{err}; gave up after {self.reconnect_timeout:.0f} s") from err
                 time.sleep(backoff)

@@ -274,6 +274,36 @@ else
   not_ok "serve: starts" "$tmp/serve.log"
 fi
 
+echo "-- examples/runners with access control"
+hash=$(printf 'runner-secret' | sha256sum | cut -d' ' -f1)
+if start_server "$tmp/serve-auth.log" "$baton" serve --db "$tmp/auth.db" --port 0 \
+     --options "{\"access\":{\"tokens\":[{\"sha256\":\"$hash\",\"roles\":[\"reporter\",\"viewer\"]}]}}"; then
+  url="ws://127.0.0.1:$server_port"
+  check "unittest_ws: the right token is accepted" "$tmp/auth-py.log" \
+    python3 "$root/examples/runners/unittest_ws.py" --server "$url" --token runner-secret --run auth-py \
+    -s "$root/examples/runners/sample_unittest"
+  if timeout 20 python3 "$root/examples/runners/unittest_ws.py" --server "$url" --token wrong --run auth-py2 \
+       -s "$root/examples/runners/sample_unittest" > "$tmp/auth-py2.log" 2>&1; then
+    not_ok "unittest_ws: a wrong token fails at once (exit 3)" "$tmp/auth-py2.log"
+  else
+    [ $? -eq 3 ] && ok "unittest_ws: a wrong token fails at once (exit 3)" \
+      || not_ok "unittest_ws: a wrong token fails at once (exit 3)" "$tmp/auth-py2.log"
+  fi
+  (cd "$root" && BATON_SERVER="$url" BATON_TOKEN=runner-secret BATON_RUN=auth-node \
+     node --test --test-reporter=./examples/runners/node-ws-reporter.mjs examples/demo-suite/dates.test.js) > "$tmp/auth-node.log" 2>&1
+  grep -q "baton run auth-node: passed (2 tests" "$tmp/auth-node.log" \
+    && ok "node-ws-reporter: the right token is accepted (hello)" \
+    || not_ok "node-ws-reporter: the right token is accepted (hello)" "$tmp/auth-node.log"
+  (cd "$root" && BATON_SERVER="$url" BATON_TOKEN=wrong BATON_RUN=auth-node2 timeout 30 \
+     node --test --test-reporter=./examples/runners/node-ws-reporter.mjs examples/demo-suite/dates.test.js) > "$tmp/auth-node2.log" 2>&1
+  grep -q "hello refused" "$tmp/auth-node2.log" \
+    && ok "node-ws-reporter: a wrong token fails at once" \
+    || not_ok "node-ws-reporter: a wrong token fails at once" "$tmp/auth-node2.log"
+  stop_server
+else
+  not_ok "serve with access: starts" "$tmp/serve-auth.log"
+fi
+
 echo "-- scripts/demo.sh"
 mkdir -p "$tmp/demo"
 if (cd "$tmp/demo" && bash "$root/scripts/demo.sh" "$build") > "$tmp/demo.log" 2>&1; then
