@@ -30,6 +30,15 @@ std::string repeat(std::string_view s, size_t n) {
   return out;
 }
 
+std::string many_keys(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    if (i > 0) out += ",";
+    out += "\"k" + std::to_string(i) + "\":" + std::to_string(i);
+  }
+  return out;
+}
+
 std::string test_end_with(const std::string& extra) {
   return R"({"type":"test.end","run":"good","id":"t9","status":"passed",)" + extra + "}";
 }
@@ -118,6 +127,10 @@ std::vector<Hostile> barrage() {
       {"not an object", R"(["run.start","evil"])", Code::kParse, "not_object", ""},
       {"an empty message", "", Code::kParse, "syntax", ""},
       {"an unclosed object", start, Code::kParse, "syntax", ""},
+      {"an array past max_array_items", start + "\"meta\":{\"a\":[" + repeat("0,", 10000) + "0]}}",
+       Code::kInvalid, "max_array_items", "meta.a"},
+      {"an object past max_keys", start + "\"meta\":{" + many_keys(1001) + "}}", Code::kInvalid,
+       "max_keys", "meta"},
       {"an unknown type", R"({"type":"run.explode","run":"evil"})", Code::kInvalid, "enum", "type"},
       {"an unknown field", start + R"("exec":"rm -rf /"})", Code::kInvalid, "unknown_field",
        "exec"},
@@ -235,6 +248,13 @@ TEST_CASE("hostile messages are refused with their code, rule and field; nothing
   CHECK(contains(after, R"("status":"failed")"));
   const std::string stats = e.query(R"({"op":"stats"})");
   CHECK(contains(stats, "\"accepted\":11"));
+  // The audit names rules, never the content that broke them.
+  const std::string audit = e.query(R"({"op":"audit","limit":100000})");
+  CHECK(contains(audit, "\"rule\":\"max_depth\""));
+  CHECK(contains(audit, "\"rule\":\"utf8\""));
+  CHECK_FALSE(contains(audit, "rm -rf"));
+  CHECK_FALSE(contains(audit, "pppppppp"));
+  CHECK_FALSE(contains(audit, "etc/passwd"));
 }
 
 TEST_CASE("every required field of every message type refuses every wrong type, naming it") {
