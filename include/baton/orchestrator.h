@@ -109,6 +109,9 @@ class Orchestrator final : public PluginHost {
   // drained cancels); called by the ticker thread and by clock_set.
   void fire_due_events();
   void tick_loop();
+  // Shows observers a run.end for a run that completed by itself.
+  void observe_run_finished(Impl& im, std::string_view run, std::string_view status,
+                            int64_t seq);
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<EventStore> store_;
 };

@@ -117,6 +117,11 @@ class EventStore {
   // Queues one write for the next commit. `seq` is the global sequence number
   // of the event the write belongs to (0: belongs to no event).
   virtual void write(Stmt stmt, std::initializer_list<Value> values, int64_t seq) = 0;
+  // Between begin_group() and end_group() the calling thread's writes form
+  // one unit that no commit splits: every row of one event lands in the same
+  // transaction. Nothing but write() may be called on the store in between.
+  virtual void begin_group() {}
+  virtual void end_group() {}
   // Makes every write of sequence <= seq durable per the durability mode.
   // kStorage when the batch holding seq failed: none of its writes happened.
   virtual Status commit(int64_t seq) = 0;
@@ -139,6 +144,18 @@ class EventStore {
   virtual Status check_integrity() = 0;
   // Stops background work and commits what is queued.
   virtual Status close() = 0;
+};
+
+// Scoped begin_group()/end_group().
+class WriteGroup {
+ public:
+  explicit WriteGroup(EventStore* store) : store_(store) { store_->begin_group(); }
+  ~WriteGroup() { store_->end_group(); }
+  WriteGroup(const WriteGroup&) = delete;
+  WriteGroup& operator=(const WriteGroup&) = delete;
+
+ private:
+  EventStore* store_;
 };
 
 // Opens (creating and migrating as needed) the SQLite store: WAL journal,

@@ -1,6 +1,7 @@
 #include "baton/orchestrator.h"
 
 #include <chrono>
+#include <optional>
 
 #include <simdjson.h>
 
@@ -164,12 +165,15 @@ void Orchestrator::fire_due_events() {
     if (!im.scheduler.admit(ev, *im.state, ctx, store_.get())) continue;
     if (!im.state->apply(ev, now, seq, &applied)) continue;
     ++im.next_seq;
-    im.scheduler.apply(ev, *im.state, &applied, ctx, store_.get());
-    store_->write(Stmt::kInsertEvent,
-                  {seq, Value::text_or_null(ev.run), event_type_name(ev.type), Value(), Value(),
-                   Value(), now, std::string_view(msg)},
-                  seq);
-    write_derived_rows(store_.get(), ev, applied, seq, now);
+    {
+      WriteGroup group(store_.get());
+      im.scheduler.apply(ev, *im.state, &applied, ctx, store_.get());
+      store_->write(Stmt::kInsertEvent,
+                    {seq, Value::text_or_null(ev.run), event_type_name(ev.type), Value(),
+                     Value(), Value(), now, std::string_view(msg)},
+                    seq);
+      write_derived_rows(store_.get(), ev, applied, seq, now);
+    }
     if (applied.run_finished) im.state->forget(applied.run->id);
     last_seq = seq;
     PluginEvent done(&ev, msg, seq);
@@ -550,6 +554,8 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
   s = im.state->apply(ev, now, seq, &applied);
   if (!s) return refuse(s);
   ++im.next_seq;
+  // Every row of this event goes into one commit (see WriteGroup).
+  std::optional<WriteGroup> group(std::in_place, store_.get());
   im.scheduler.apply(ev, *im.state, &applied, qctx, store_.get());
   if (!im.scheduler.log_fields().empty()) {
     // The log keeps what the queue decided beside the message that asked.
@@ -569,7 +575,13 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
     im.client_hw[client] = ev.seq;
     store_->write(Stmt::kUpsertClientSeq, {client, ev.seq}, seq);
   }
-  if (applied.run_finished) im.state->forget(applied.run->id);
+  group.reset();
+  std::string finished_run, finished_status;
+  if (applied.run_finished) {
+    finished_run = applied.run->id;
+    finished_status = run_status_name(applied.run->status);
+    im.state->forget(applied.run->id);
+  }
   im.scheduler.touch(client, now);
 
   reply->clear();
@@ -619,7 +631,30 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
                                o.message()));
     }
   }
+  if (applied.run_finished && ev.type != EventType::kRunEnd &&
+      ev.type != EventType::kRunCancel) {
+    observe_run_finished(im, finished_run, finished_status, seq);
+  }
   return Status::ok();
+}
+
+// A run that completes by itself (its last spec ended) finishes inside the
+// event that completed it; observers that act at a run's end (reporters, the
+// console summary) are shown a run.end for it, with that event's seq. The log
+// keeps only the completing event, which replays to the same end.
+void Orchestrator::observe_run_finished(Impl& im, std::string_view run, std::string_view status,
+                                        int64_t seq) {
+  std::string json;
+  JsonWriter w(&json);
+  w.begin_object().field("type", "run.end").field("run", run).field("status", status);
+  w.end_object();
+  Event end;
+  if (!im.replay_validator.validate(json, &end)) return;
+  PluginEvent pev(&end, json, seq);
+  for (PluginEntry& p : im.plugins) {
+    if (!p.observer || !(p.mask & event_type_bit(EventType::kRunEnd))) continue;
+    call_plugin(p, [&] { return p.plugin->observe(pev); });
+  }
 }
 
 Status Orchestrator::replay(std::string_view filter_json, const ReplayFn& fn) {

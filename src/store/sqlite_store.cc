@@ -102,6 +102,14 @@ class SqliteStore final : public EventStore {
   Status open();
 
   void write(Stmt stmt, std::initializer_list<Value> values, int64_t seq) override;
+  void begin_group() override {
+    queue_mu_.lock();
+    group_owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  }
+  void end_group() override {
+    group_owner_.store(std::thread::id(), std::memory_order_relaxed);
+    queue_mu_.unlock();
+  }
   Status commit(int64_t seq) override;
   Status flush() override;
   int64_t durable_seq() const override { return durable_seq_.load(std::memory_order_acquire); }
@@ -137,6 +145,8 @@ class SqliteStore final : public EventStore {
   std::mutex conn_mu_;    // the connection
   mutable std::mutex queue_mu_;
   Batch pending_;         // queue_mu_
+  // The thread holding queue_mu_ for a write group, whose writes skip locking.
+  std::atomic<std::thread::id> group_owner_{};
   Batch writing_;         // commit_mu_
   std::atomic<int64_t> durable_seq_{0};
   // Sequence ranges whose batch failed (commit_mu_); a few recent ones suffice
@@ -233,7 +243,8 @@ Status SqliteStore::migrate() {
 }
 
 void SqliteStore::write(Stmt stmt, std::initializer_list<Value> values, int64_t seq) {
-  std::lock_guard<std::mutex> lock(queue_mu_);
+  std::unique_lock<std::mutex> lock(queue_mu_, std::defer_lock);
+  if (group_owner_.load(std::memory_order_relaxed) != std::this_thread::get_id()) lock.lock();
   Batch& b = pending_;
   QueuedWrite w{stmt, static_cast<uint16_t>(values.size()), static_cast<uint32_t>(b.values.size()),
                 seq};
