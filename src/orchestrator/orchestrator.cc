@@ -266,7 +266,6 @@ void Orchestrator::set_logger(LogFn fn, int min_level) {
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
   impl_->logger = std::move(fn);
   impl_->log_min_level = min_level;
-  warn_if_open(*this, *impl_);
 }
 
 void Orchestrator::log(int level, std::string_view message) {
