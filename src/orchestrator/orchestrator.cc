@@ -469,6 +469,10 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
   if (failed_commits != im.seen_failed_commits) {
     Status r = reload_state(im, store_.get());
     if (!r) return refuse(r);
+    // The reload parsed stored events with this thread's parser, which `ev`
+    // points into: read the message again (same bytes, same verdicts).
+    r = im.validator.validate(message, &ev);
+    if (!r) return refuse(r);
   }
 
   if (ev.seq > 0) {

@@ -208,8 +208,12 @@ Status SqliteStore::open() {
       SQLITE_OK) {
     return sqlite_error("reading the log's end");
   }
-  if (sqlite3_step(st) == SQLITE_ROW) durable_seq_ = sqlite3_column_int64(st, 0);
+  // A failed read here must fail the open: resuming from 0 would reuse
+  // sequence numbers the log already holds.
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) durable_seq_ = sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
+  if (rc != SQLITE_ROW) return sqlite_error("reading the log's end");
   if (options_.durability == Durability::kAsync) {
     async_thread_ = std::thread([this] { async_loop(); });
   }
