@@ -352,10 +352,16 @@ TEST_CASE("one-shot write faults under concurrent pushes lose and duplicate noth
     });
   }
   std::thread injector([&] {
+    // One fault at a time, each followed by a clean window, so that slow
+    // (instrumented) builds see failures between successes, not a wall of them.
     std::mt19937 rng(7);
     while (!done) {
       faulty_vfs::arm(Fault::kWrite, std::uniform_int_distribution<int>(1, 6)(rng));
-      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      while (!done && faulty_vfs::injected() == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      faulty_vfs::disarm();
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     faulty_vfs::disarm();
   });
