@@ -52,4 +52,7 @@ fi
 
 # One test at a time: TSan's shadow memory and two builds' worth of tests
 # at once would swap on a small machine.
-ctest --test-dir "$build" --output-on-failure -LE long -j1 "$@"
+# Under TSan, tests labelled `serial` (single-threaded loops) are skipped too.
+exclude="long"
+[ "$kind" = tsan ] && exclude="long|serial"
+ctest --test-dir "$build" --output-on-failure -LE "$exclude" -j1 "$@"

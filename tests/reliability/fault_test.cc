@@ -312,7 +312,8 @@ TEST_CASE("a database that cannot be opened through the VFS is a clean storage e
   CHECK(s.code() == Code::kStorage);
 }
 
-TEST_CASE("one-shot write faults under concurrent pushes lose and duplicate nothing", "[fault]") {
+TEST_CASE("one-shot write faults under concurrent pushes lose and duplicate nothing",
+          "[fault][concurrent]") {
   // While one thread's batch fails, others keep pushing; their events must
   // neither vanish from the engine's state nor be applied twice on resend.
   faulty_vfs::install();
