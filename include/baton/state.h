@@ -15,6 +15,7 @@
 #define BATON_STATE_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -134,8 +135,10 @@ class StateManager {
   RunState* find(std::string_view run);
   const RunState* find(std::string_view run) const;
   // A run that finished and was dropped from memory.
+  // Only the most recent kFinishedRemembered ids are kept: the engine falls
+  // back to the store's runs table for older ones, so memory stays bounded.
   bool is_finished(std::string_view run) const { return finished_.count(run) > 0; }
-  void mark_finished(std::string_view run) { finished_.emplace(run); }
+  void mark_finished(std::string_view run);
   // Drops a finished run from memory (after its rows are written).
   void forget(std::string_view run);
 
@@ -155,7 +158,9 @@ class StateManager {
   static void count_in(Counts* c, const TestState& t);
 
   StringMap<std::unique_ptr<RunState>> runs_;
+  static constexpr size_t kFinishedRemembered = 65536;
   StringSet finished_;
+  std::deque<std::string> finished_order_;  // oldest first
   StringMap<std::string> builds_;  // build -> id of its running run
 };
 

@@ -93,8 +93,17 @@ void StateManager::forget(std::string_view run) {
     auto b = builds_.find(it->second->build);
     if (b != builds_.end() && b->second == run) builds_.erase(b);
   }
-  finished_.emplace(it->first);
+  mark_finished(it->first);
   runs_.erase(it);
+}
+
+void StateManager::mark_finished(std::string_view run) {
+  if (!finished_.emplace(run).second) return;
+  finished_order_.emplace_back(run);
+  if (finished_order_.size() > kFinishedRemembered) {
+    finished_.erase(finished_order_.front());
+    finished_order_.pop_front();
+  }
 }
 
 size_t StateManager::tracked_tests() const {
