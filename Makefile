@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-cpp test-python test-node demo bench clean
+.PHONY: all deps build test test-sanitizers demo bench clean
 
 all: build
 
@@ -18,6 +18,9 @@ build: deps
 
 test: build
 	bash scripts/run-tests.sh $(BUILD)
+
+test-sanitizers: build
+	BATON_SANITIZERS=1 bash scripts/run-tests.sh $(BUILD)
 
 demo: build
 	bash scripts/demo.sh $(BUILD)
