@@ -144,6 +144,27 @@ inline ExpectedCounts expected_counts(const Stream& st) {
   return c;
 }
 
+// The rows of each query, in order, as text ("NULL" for null, '|' after each
+// value): two stores whose dumps are equal hold the same rows. An error is
+// returned as the dump itself, so a comparison of dumps fails loudly.
+inline std::string dump_rows(EventStore* store, std::initializer_list<const char*> queries) {
+  std::string out;
+  for (const char* q : queries) {
+    out += q;
+    out += '\n';
+    Status s = store->read(q, {}, [&](const Row& r) {
+      for (int c = 0; c < r.columns(); ++c) {
+        out += r.is_null(c) ? std::string("NULL") : std::string(r.text(c));
+        out += '|';
+      }
+      out += '\n';
+      return true;
+    });
+    if (!s) return "dump failed: " + s.message();
+  }
+  return out;
+}
+
 inline std::string temp_db(const std::string& name) {
   std::string path = fmt::format("{}/{}-{}.db", BATON_BINARY_DIR, name, ::getpid());
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());

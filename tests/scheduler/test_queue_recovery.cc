@@ -11,28 +11,15 @@ using namespace baton::testing;
 namespace {
 
 std::string dump_queue_tables(EventStore* store) {
-  std::string out;
-  const char* queries[] = {
-      "SELECT run, name, status, started_at, ended_at, first_seq, last_seq, tests, passed, "
-      "failed FROM runs ORDER BY run",
-      "SELECT * FROM specs ORDER BY run, spec",
-      "SELECT spec, platform, build_name, run, at, duration_ms, status FROM spec_history "
-      "ORDER BY run, spec, at, status, duration_ms",
-      "SELECT seq, run, type, client, received_at, payload FROM events ORDER BY seq",
-  };
-  for (const char* q : queries) {
-    out += q;
-    out += '\n';
-    Status s = store->read(q, {}, [&](const Row& r) {
-      for (int c = 0; c < r.columns(); ++c) {
-        out += r.is_null(c) ? std::string("NULL") : std::string(r.text(c));
-        out += '|';
-      }
-      out += '\n';
-      return true;
-    });
-    REQUIRE(s.is_ok());
-  }
+  std::string out = dump_rows(
+      store,
+      {"SELECT run, name, status, started_at, ended_at, first_seq, last_seq, tests, passed, "
+       "failed FROM runs ORDER BY run",
+       "SELECT * FROM specs ORDER BY run, spec",
+       "SELECT spec, platform, build_name, run, at, duration_ms, status FROM spec_history "
+       "ORDER BY run, spec, at, status, duration_ms",
+       "SELECT seq, run, type, client, received_at, payload FROM events ORDER BY seq"});
+  REQUIRE(out.rfind("dump failed", 0) != 0);
   return out;
 }
 
