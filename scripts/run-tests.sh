@@ -12,6 +12,22 @@ failed=()
 reports="$build/test-reports"
 mkdir -p "$reports"
 
+# A throwaway PostgreSQL server for the PostgreSQL store's tests (CTest label
+# `postgresql`) and every later suite, unless the caller brings its own in
+# BATON_PG_DSN. When it cannot start, those tests fail: they say why.
+if [ -z "${BATON_PG_DSN:-}" ]; then
+  pg_dir=$(mktemp -d /tmp/baton-pg.XXXXXX)
+  trap 'bash "$root/scripts/pg-server.sh" stop "$pg_dir"' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  echo "== PostgreSQL server in $pg_dir"
+  if dsn=$(bash scripts/pg-server.sh start "$pg_dir"); then
+    export BATON_PG_DSN="$dsn"
+  else
+    failed+=("pg-server")
+  fi
+fi
+
 echo "== C++ tests (CTest)"
 ctest --test-dir "$build" --output-on-failure -j2 || failed+=("ctest")
 
