@@ -39,7 +39,10 @@ constexpr const char* kHelp =
     "same run.start and joins the same run; the server balances the specs.\n"
     "\n"
     "options:\n"
-    "  --server URL         ws://HOST:PORT of 'baton serve' (required)\n"
+    "  --server URL[,URL...]  ws://HOST:PORT of 'baton serve' (required). Several\n"
+    "                       URLs name servers that share one PostgreSQL database\n"
+    "                       ('baton serve --dsn'): the worker starts with the first\n"
+    "                       and moves to the next when a connection drops or fails\n"
     "  --run RUN            the run id, e.g. the CI pipeline id (required)\n"
     "  --build ID           the CI build id: workers of the same build share the run\n"
     "  --token T            access token (sent as 'Authorization: Bearer T')\n"
@@ -57,8 +60,9 @@ constexpr const char* kHelp =
     "  --quiet              no progress lines (the spec output is still shown)\n"
     "\n"
     "Every message carries --client and an increasing seq; after a dropped\n"
-    "connection the worker reconnects with backoff and resends the unanswered\n"
-    "message with the same seq, which the engine applies at most once.\n"
+    "connection the worker reconnects (to the next --server URL, if several) with\n"
+    "backoff and resends the unanswered message with the same seq, which the\n"
+    "engine applies at most once.\n"
     "\n"
     "exit codes: 0 the run passed, 1 the run failed, 2 usage error, 3 the server is\n"
     "unreachable, 4 the server refused (bad token, unknown run, ...), 130/143\n"
@@ -121,13 +125,13 @@ int run_worker(CommandArgs argv) {
   }
   auto server = args.get("server");
   auto run = args.get("run");
-  if (!server) throw usage_error("worker", "--server ws://HOST:PORT is required");
+  if (!server) throw usage_error("worker", "--server ws://HOST:PORT[,ws://...] is required");
   if (!run || run->empty()) throw usage_error("worker", "--run RUN is required");
   if (args.command().empty()) {
     throw usage_error("worker", "give the command to run per spec after '--', e.g. "
                                 "-- npx mocha {spec}");
   }
-  const WsUrl url = parse_ws_url(*server);
+  std::vector<WsUrl> urls = parse_ws_urls(*server);
   const std::string client = args.get_or("client", default_client_name());
   const bool quiet = args.has("quiet");
   auto retries = args.get_int("retries", 0, 100);
@@ -159,7 +163,7 @@ int run_worker(CommandArgs argv) {
 
   WsClient::Headers headers = {{"X-Baton-Client", client}};
   if (auto token = args.get("token")) headers.emplace_back("Authorization", "Bearer " + *token);
-  WsClient ws(url, headers, size_t{64} << 20);
+  WsClient ws(std::move(urls), headers, size_t{64} << 20);
   Messenger messenger(ws, client, settings);
   install_signal_handlers();
   const std::string run_field = "\"run\":" + json_quote(*run);

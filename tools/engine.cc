@@ -12,15 +12,20 @@
 namespace baton_cli {
 
 std::vector<OptionSpec> db_option_specs() {
-  return {{"db"}, {"durability"}, {"options"}};
+  return {{"db"}, {"dsn"}, {"durability"}, {"options"}};
 }
 
 const char* const kDbOptionsHelp =
-    "  --db PATH            the SQLite database file (required)\n"
+    "  --db PATH            the SQLite database file\n"
+    "  --dsn DSN            a PostgreSQL database instead, as a libpq connection string\n"
+    "                       ('host=db.internal dbname=baton user=baton' or\n"
+    "                       'postgresql://...'); every engine on it (e.g. several\n"
+    "                       'baton serve') shares its runs and queues. One of --db and\n"
+    "                       --dsn is required\n"
     "  --durability MODE    full | normal | async (default: the engine's, normal)\n"
     "  --options JSON       more baton_open options as a JSON object, e.g.\n"
-    "                       '{\"limits\":{\"max_message_bytes\":65536}}'; --db and\n"
-    "                       --durability win over the same keys here\n";
+    "                       '{\"limits\":{\"max_message_bytes\":65536}}'; --db, --dsn\n"
+    "                       and --durability win over the same keys here\n";
 
 std::string with_db_help(std::string_view help) {
   std::string out(help);
@@ -31,27 +36,52 @@ std::string with_db_help(std::string_view help) {
   return out;
 }
 
+bool DbSettings::postgres() const {
+  if (!dsn.empty()) return true;
+  if (options_json.empty()) return false;
+  auto doc = Document::parse(options_json);
+  return doc && doc->root().is_object() && get_string(doc->root(), "store") == "postgresql";
+}
+
+std::string DbSettings::describe() const {
+  return postgres() ? std::string("the PostgreSQL database") : fmt::format("the database at {}", path);
+}
+
+void check_db_choice(const DbSettings& db, std::string_view command) {
+  if (!db.path.empty() && !db.dsn.empty()) {
+    throw usage_error(command, "--db and --dsn exclude each other: --db names a SQLite file, "
+                               "--dsn a PostgreSQL database");
+  }
+  if (db.path.empty() && !db.postgres()) {
+    throw usage_error(command, "--db PATH or --dsn DSN is required (the database baton records "
+                               "into)");
+  }
+}
+
 DbSettings db_settings_from(const Args& args, std::string_view command, bool must_exist) {
   DbSettings db;
-  auto path = args.get("db");
-  if (!path || path->empty()) {
-    throw usage_error(command, "--db PATH is required (the database file baton records into)");
-  }
-  db.path = *path;
+  db.path = args.get_or("db", "");
+  db.dsn = args.get_or("dsn", "");
+  db.options_json = args.get_or("options", "");
+  check_db_choice(db, command);
   db.durability = args.get_or("durability", "");
   if (!db.durability.empty() && db.durability != "full" && db.durability != "normal" &&
       db.durability != "async") {
     throw usage_error(command, fmt::format("--durability must be full, normal or async, got '{}'",
                                            db.durability));
   }
-  db.options_json = args.get_or("options", "");
   db.must_exist = must_exist;
   return db;
 }
 
 std::string engine_options_json(const DbSettings& db) {
   std::vector<std::pair<std::string, std::string>> fields;
-  fields.emplace_back("path", json_quote(db.path));
+  if (!db.dsn.empty()) {
+    fields.emplace_back("store", json_quote("postgresql"));
+    fields.emplace_back("dsn", json_quote(db.dsn));
+  } else if (!db.path.empty()) {
+    fields.emplace_back("path", json_quote(db.path));
+  }
   if (!db.durability.empty()) fields.emplace_back("durability", json_quote(db.durability));
   return json_object_with(db.options_json, fields, "--options");
 }
@@ -70,7 +100,8 @@ CliError status_error(int status, std::string_view doing) {
     case BATON_ESTORAGE:
       return CliError(kExitRuntime, message,
                       "check that the database's directory exists and is writable, and that "
-                      "the file is a baton database");
+                      "the file is a baton database (with --dsn: that the PostgreSQL server "
+                      "accepts the connection)");
     case BATON_EDENIED:
       return CliError(kExitRefused, message, "pass a token whose roles allow this");
     case BATON_ENOT_FOUND:
@@ -83,15 +114,16 @@ CliError status_error(int status, std::string_view doing) {
   }
 }
 
-Engine::Engine(const DbSettings& db) : path_(db.path) {
+Engine::Engine(const DbSettings& db) : description_(db.describe()) {
   struct stat st {};
-  if (db.must_exist && db.path != ":memory:" && ::stat(db.path.c_str(), &st) != 0) {
+  if (db.must_exist && !db.postgres() && db.path != ":memory:" &&
+      ::stat(db.path.c_str(), &st) != 0) {
     throw CliError(kExitRuntime, fmt::format("no database at {}", db.path),
                    "check --db, or record events first with 'baton ingest' or 'baton serve'");
   }
   std::string options = engine_options_json(db);
   int rc = baton_open(options.c_str(), &engine_);
-  if (rc != BATON_OK) throw status_error(rc, fmt::format("opening the database at {}", db.path));
+  if (rc != BATON_OK) throw status_error(rc, fmt::format("opening {}", description_));
 }
 
 Engine::~Engine() {
@@ -102,7 +134,7 @@ void Engine::close() {
   baton_engine* e = engine_;
   engine_ = nullptr;
   int rc = baton_close(e);
-  if (rc != BATON_OK) throw status_error(rc, fmt::format("closing the database at {}", path_));
+  if (rc != BATON_OK) throw status_error(rc, fmt::format("closing {}", description_));
 }
 
 std::string Engine::query(std::string_view request_json) const {

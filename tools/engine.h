@@ -1,5 +1,6 @@
 // RAII access to one baton engine through the C ABI, and the database flags
-// shared by every subcommand that opens one (--db, --durability, --options).
+// shared by every subcommand that opens one (--db or --dsn, --durability,
+// --options).
 #ifndef BATON_TOOLS_ENGINE_H_
 #define BATON_TOOLS_ENGINE_H_
 
@@ -13,7 +14,7 @@
 
 namespace baton_cli {
 
-// The option specs of --db, --durability and --options, for Args::parse.
+// The option specs of --db, --dsn, --durability and --options, for Args::parse.
 std::vector<OptionSpec> db_option_specs();
 // Help lines describing the options above.
 extern const char* const kDbOptionsHelp;
@@ -21,14 +22,24 @@ extern const char* const kDbOptionsHelp;
 std::string with_db_help(std::string_view help);
 
 struct DbSettings {
-  std::string path;
+  std::string path;          // SQLite
+  std::string dsn;           // PostgreSQL (libpq connection string)
   std::string durability;    // empty: the engine's default
   std::string options_json;  // empty: none
   bool must_exist = true;    // reading commands refuse a path that holds no database
+
+  // Whether the engine opens PostgreSQL: --dsn, or "store":"postgresql" in --options.
+  bool postgres() const;
+  // For messages: "the database at PATH" or "the PostgreSQL database" (a DSN
+  // may hold a password, so it is never printed).
+  std::string describe() const;
 };
 
-// Reads --db (required), --durability and --options from parsed flags.
+// Reads --db or --dsn (one is required, unless --options names the store),
+// --durability and --options from parsed flags.
 DbSettings db_settings_from(const Args& args, std::string_view command, bool must_exist);
+// Throws the usage error of `command` when `db` names no database, or two.
+void check_db_choice(const DbSettings& db, std::string_view command);
 // The options JSON given to baton_open: --options with path/durability set.
 std::string engine_options_json(const DbSettings& db);
 
@@ -67,7 +78,7 @@ class Engine {
 
  private:
   baton_engine* engine_ = nullptr;
-  std::string path_;
+  std::string description_;
 };
 
 // Routes baton's logger to stderr at `level` ("debug", "info", "warn",

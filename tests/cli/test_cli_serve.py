@@ -199,6 +199,11 @@ def test_startup_errors_say_what_to_do(baton):
         p = run(baton, "serve", "--db", os.path.join(d, "c.db"), "--options",
                 '{"no_such_option":1}', check_code=2)
         assert "no_such_option" in p.stderr, p.stderr
+        # One database: a SQLite file or a PostgreSQL DSN, not both, not none.
+        p = run(baton, "serve", "--db", os.path.join(d, "c.db"), "--dsn", "dbname=x", check_code=2)
+        assert "--db and --dsn" in p.stderr, p.stderr
+        p = run(baton, "serve", "--port", "0", check_code=2)
+        assert "--db PATH or --dsn DSN" in p.stderr, p.stderr
 
 
 def test_idle_connection_is_pinged_and_kept(baton):

@@ -155,6 +155,20 @@ def test_workers_survive_a_server_restart(baton):
         assert len(leases) == len(set(leases)), leases
 
 
+def test_worker_moves_on_to_the_next_server(baton):
+    # The first --server URL has nobody listening: the worker tries the next.
+    with TempDir() as d, Server(baton, os.path.join(d, "q.db")) as s:
+        log = os.path.join(d, "seen.log")
+        p = run(baton, "worker", "--server", f"ws://127.0.0.1:{free_port()},{s.url()}",
+                "--run", "failover-run", "--specs", "a,b", "--", "sh", "-c",
+                f'echo "$BATON_SPEC" >> {log}', check_code=0)
+        assert "trying the next server" in p.stderr, p.stderr
+        assert "run failover-run: passed" in p.stdout, p.stdout
+        with open(log) as f:
+            assert sorted(f.read().split()) == ["a", "b"]
+        assert s.stop()[0] == 0
+
+
 def test_sigterm_stops_the_spec_and_the_worker(baton):
     with TempDir() as d, Server(baton, os.path.join(d, "q.db")) as s:
         marker = os.path.join(d, "started")
@@ -180,9 +194,10 @@ def test_worker_errors_have_their_exit_codes(baton):
     run(baton, "worker", "--server", "ws://127.0.0.1:9", "--run", "r", check_code=2)  # no command
     run(baton, "worker", "--run", "r", "--", "true", check_code=2)
     run(baton, "worker", "--server", "http://x", "--run", "r", "--", "true", check_code=2)
+    run(baton, "worker", "--server", "ws://127.0.0.1:9,", "--run", "r", "--", "true", check_code=2)
     run(baton, "worker", "--server", "ws://127.0.0.1:9", "--run", "r", "--specs-glob",
         "/nonexistent/*.js", "--", "true", check_code=2)
-    p = run(baton, "worker", "--server", "ws://127.0.0.1:9", "--run", "r",
+    p = run(baton, "worker", "--server", "ws://127.0.0.1:9,ws://127.0.0.1:9", "--run", "r",
             "--reconnect-timeout-ms", "300", "--", "true", check_code=3)
     assert "unreachable" in p.stderr, p.stderr
     digest = hashlib.sha256(b"right").hexdigest()
@@ -197,4 +212,4 @@ def test_worker_errors_have_their_exit_codes(baton):
 if __name__ == "__main__":
     main([test_three_workers_share_one_run, test_failing_spec_fails_the_run,
           test_specs_glob_and_appended_spec, test_workers_survive_a_server_restart,
-          test_sigterm_stops_the_spec_and_the_worker, test_worker_errors_have_their_exit_codes])
+          test_worker_moves_on_to_the_next_server, test_sigterm_stops_the_spec_and_the_worker, test_worker_errors_have_their_exit_codes])

@@ -10,7 +10,7 @@
 namespace baton_cli {
 
 const char* const kServeHelp =
-    "usage: baton serve --db PATH [--port N] [--bind ADDR] [--threads N]\n"
+    "usage: baton serve (--db PATH | --dsn DSN) [--port N] [--bind ADDR] [--threads N]\n"
     "                   [--config FILE.json] [--options JSON] [--max-message-bytes N]\n"
     "                   [--origin URL ...] [--idle-timeout-ms N] [--log LEVEL]\n"
     "\n"
@@ -44,7 +44,7 @@ const char* const kServeHelp =
     "                       prints 'listening on ADDR:PORT' on stdout once it accepts\n"
     "  --bind ADDR          address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
     "  --threads N          I/O threads (default 2)\n"
-    "  --config FILE        a JSON object with the same settings: db, durability,\n"
+    "  --config FILE        a JSON object with the same settings: db, dsn, durability,\n"
     "                       options, port, bind, threads, max_message_bytes, origins\n"
     "                       (array), idle_timeout_ms, shutdown_timeout_ms, log\n"
     "  --max-message-bytes N  largest accepted message (default 1048576)\n"
@@ -111,6 +111,8 @@ void apply_config_file(const std::string& path, ServeConfig* cfg, std::string* o
     auto v = field.value;
     if (key == "db") {
       cfg->db.path = config_string(v, key);
+    } else if (key == "dsn") {
+      cfg->db.dsn = config_string(v, key);
     } else if (key == "durability") {
       cfg->db.durability = config_string(v, key);
     } else if (key == "options") {
@@ -148,18 +150,24 @@ ServeConfig serve_config_from(const Args& args) {
   std::string options_json;
   if (auto path = args.get("config")) apply_config_file(*path, &cfg, &options_json);
 
-  if (auto db = args.get("db")) cfg.db.path = *db;
+  // A flag naming the database replaces the config file's choice of store.
+  if (auto db = args.get("db")) {
+    cfg.db.path = *db;
+    cfg.db.dsn.clear();
+  }
+  if (auto dsn = args.get("dsn")) {
+    cfg.db.dsn = *dsn;
+    if (!args.has("db")) cfg.db.path.clear();
+  }
   if (auto d = args.get("durability")) cfg.db.durability = *d;
   if (auto o = args.get("options")) options_json = *o;
-  if (cfg.db.path.empty()) {
-    throw usage_error("serve", "--db PATH is required (or \"db\" in the --config file)");
-  }
+  cfg.db.options_json = options_json;
+  check_db_choice(cfg.db, "serve");
   if (!cfg.db.durability.empty() && cfg.db.durability != "full" &&
       cfg.db.durability != "normal" && cfg.db.durability != "async") {
     throw usage_error("serve", fmt::format("durability must be full, normal or async, got '{}'",
                                            cfg.db.durability));
   }
-  cfg.db.options_json = options_json;
   cfg.db.must_exist = false;
 
   if (auto port = args.get_int("port", 0, 65535)) cfg.port = static_cast<uint16_t>(*port);

@@ -27,28 +27,40 @@ int64_t now_ms() {
 Messenger::Messenger(WsClient& ws, std::string client, MessengerSettings settings)
     : ws_(ws), client_(std::move(client)), settings_(settings), next_seq_(now_ms()) {}
 
+// Tries every server once per round, the current one first; backs off only
+// after a whole round failed.
 void Messenger::ensure_connected(std::chrono::steady_clock::time_point give_up_at) {
   while (!ws_.connected()) {
-    try {
-      ws_.connect(settings_.request_timeout);
-      backoff_ = std::chrono::milliseconds(100);
-      return;
-    } catch (const HandshakeRefused& e) {
-      if (e.status() == 401 || e.status() == 403) {
-        throw CliError(kExitRefused, e.what(),
-                       "check --token and --client: the server's access configuration refused "
-                       "them");
+    std::string last_error;
+    for (size_t tried = 0; tried < ws_.servers(); ++tried) {
+      try {
+        ws_.connect(settings_.request_timeout);
+        backoff_ = std::chrono::milliseconds(100);
+        return;
+      } catch (const HandshakeRefused& e) {
+        if (e.status() == 401 || e.status() == 403) {
+          throw CliError(kExitRefused, e.what(),
+                         "check --token and --client: the server's access configuration "
+                         "refused them");
+        }
+        last_error = e.what();
+      } catch (const TransportError& e) {
+        last_error = e.what();
       }
-      if (std::chrono::steady_clock::now() >= give_up_at) throw CliError(kExitRuntime, e.what());
-    } catch (const TransportError& e) {
-      if (std::chrono::steady_clock::now() >= give_up_at) {
-        throw CliError(kExitRuntime, fmt::format("the server is unreachable: {}", e.what()),
-                       "check --server and that 'baton serve' is running there");
+      if (ws_.servers() > 1) {
+        if (settings_.verbose) {
+          std::fprintf(stderr, "baton worker: %s; trying the next server\n", last_error.c_str());
+        }
+        ws_.next_server();
       }
-      if (settings_.verbose) {
-        std::fprintf(stderr, "baton worker: %s; retrying in %lld ms\n", e.what(),
-                     static_cast<long long>(backoff_.count()));
-      }
+    }
+    if (std::chrono::steady_clock::now() >= give_up_at) {
+      throw CliError(kExitRuntime, fmt::format("the server is unreachable: {}", last_error),
+                     "check --server and that 'baton serve' is running there");
+    }
+    if (settings_.verbose) {
+      std::fprintf(stderr, "baton worker: %s; retrying in %lld ms\n", last_error.c_str(),
+                   static_cast<long long>(backoff_.count()));
     }
     std::this_thread::sleep_for(backoff_);
     backoff_ = std::min(backoff_ * 2, kMaxBackoff);
@@ -79,10 +91,16 @@ Document Messenger::call(std::string_view type, std::string_view fields) {
                        "check that 'baton serve' is running and reachable");
       }
       if (settings_.verbose) {
-        std::fprintf(stderr, "baton worker: connection lost (%s); reconnecting to resend %.*s\n",
-                     e.what(), static_cast<int>(type.size()), type.data());
+        std::fprintf(stderr, "baton worker: connection to %s lost (%s); reconnecting%s to resend %.*s\n",
+                     ws_.server_name().c_str(), e.what(),
+                     ws_.servers() > 1 ? " to the next server" : "",
+                     static_cast<int>(type.size()), type.data());
       }
-      continue;  // same text, same seq: the engine answers "dup" if it already applied it
+      // A server that dropped the connection may be gone: the next one takes
+      // over. Every server shares the same database, so the resent message
+      // (same text, same seq) is answered "dup" if any of them applied it.
+      ws_.next_server();
+      continue;
     }
     auto doc = Document::parse(reply);
     if (!doc) throw CliError(kExitRuntime, "the server replied with invalid JSON");

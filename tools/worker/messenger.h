@@ -1,6 +1,7 @@
 // Exactly-once delivery for `baton worker`: every message carries the
 // worker's client name and a new seq; when the connection drops, the worker
-// reconnects with backoff and resends the same message with the same seq, so
+// reconnects (to the next server, when it knows several sharing one
+// database) with backoff and resends the same message with the same seq, so
 // an event the engine already applied is acknowledged as a duplicate instead
 // of being applied twice.
 #ifndef BATON_TOOLS_WORKER_MESSENGER_H_

@@ -48,8 +48,30 @@ WsUrl parse_ws_url(const std::string& url) {
   return out;
 }
 
-WsClient::WsClient(WsUrl url, Headers headers, size_t max_reply_bytes)
-    : url_(std::move(url)), headers_(std::move(headers)), max_reply_bytes_(max_reply_bytes) {}
+std::vector<WsUrl> parse_ws_urls(const std::string& list) {
+  std::vector<WsUrl> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    out.push_back(parse_ws_url(list.substr(start, comma - start)));
+    start = comma + 1;
+  }
+  return out;
+}
+
+WsClient::WsClient(std::vector<WsUrl> urls, Headers headers, size_t max_reply_bytes)
+    : urls_(std::move(urls)), headers_(std::move(headers)), max_reply_bytes_(max_reply_bytes) {}
+
+void WsClient::next_server() {
+  ws_.reset();
+  current_ = (current_ + 1) % urls_.size();
+}
+
+std::string WsClient::server_name() const {
+  const WsUrl& url = urls_[current_];
+  return fmt::format("{}:{}", url.host, url.port);
+}
 
 WsClient::~WsClient() { close(); }
 
@@ -80,13 +102,14 @@ void WsClient::fail(const std::string& what) {
 void WsClient::connect(std::chrono::milliseconds timeout) {
   ws_.reset();
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  const std::string where = fmt::format("{}:{}", url_.host, url_.port);
+  const WsUrl& url = urls_[current_];
+  const std::string where = server_name();
 
   tcp::resolver resolver(ioc_);
   bool done = false;
   beast::error_code ec;
   tcp::resolver::results_type endpoints;
-  resolver.async_resolve(url_.host, url_.port,
+  resolver.async_resolve(url.host, url.port,
                          [&](beast::error_code e, tcp::resolver::results_type r) {
                            ec = e;
                            endpoints = std::move(r);
@@ -94,9 +117,9 @@ void WsClient::connect(std::chrono::milliseconds timeout) {
                          });
   if (!run_until(done, deadline)) {
     resolver.cancel();
-    fail(fmt::format("resolving {} timed out", url_.host));
+    fail(fmt::format("resolving {} timed out", url.host));
   }
-  if (ec) fail(fmt::format("cannot resolve {}: {}", url_.host, ec.message()));
+  if (ec) fail(fmt::format("cannot resolve {}: {}", url.host, ec.message()));
 
   ws_.emplace(ioc_);
   done = false;
@@ -120,7 +143,7 @@ void WsClient::connect(std::chrono::milliseconds timeout) {
   }));
   websocket::response_type response;
   done = false;
-  ws_->async_handshake(response, url_.host + ":" + url_.port, url_.target,
+  ws_->async_handshake(response, where, url.target,
                        [&](beast::error_code e) {
                          ec = e;
                          done = true;

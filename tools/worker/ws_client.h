@@ -1,5 +1,7 @@
 // A blocking WebSocket client with deadlines, for `baton worker`: one request
-// in flight at a time, each answered by exactly one reply.
+// in flight at a time, each answered by exactly one reply. It knows one or
+// more servers (`baton serve` processes sharing one PostgreSQL database) and
+// connects to one of them at a time; the caller moves it to the next.
 #ifndef BATON_TOOLS_WORKER_WS_CLIENT_H_
 #define BATON_TOOLS_WORKER_WS_CLIENT_H_
 
@@ -26,6 +28,8 @@ struct WsUrl {
 
 // Parses ws://HOST[:PORT][/PATH]; throws CliError (usage) otherwise.
 WsUrl parse_ws_url(const std::string& url);
+// Parses a comma-separated list of such URLs (at least one).
+std::vector<WsUrl> parse_ws_urls(const std::string& list);
 
 // The connection failed or timed out; the caller may reconnect and resend.
 class TransportError : public std::runtime_error {
@@ -48,11 +52,19 @@ class WsClient {
  public:
   using Headers = std::vector<std::pair<std::string, std::string>>;
 
-  WsClient(WsUrl url, Headers headers, size_t max_reply_bytes);
+  // Starts with the first of `urls` (at least one).
+  WsClient(std::vector<WsUrl> urls, Headers headers, size_t max_reply_bytes);
   ~WsClient();
 
-  // Resolves, connects and performs the handshake; throws TransportError.
+  // Resolves, connects to the current server and performs the handshake;
+  // throws TransportError.
   void connect(std::chrono::milliseconds timeout);
+  // Drops the connection, if any, and makes the next server (in the order
+  // given, wrapping around) the current one.
+  void next_server();
+  size_t servers() const { return urls_.size(); }
+  // HOST:PORT of the current server, for messages.
+  std::string server_name() const;
   bool connected() const { return ws_.has_value(); }
   // Sends one text message and returns the next text message received.
   // Throws TransportError (and drops the connection) on failure or timeout.
@@ -67,7 +79,8 @@ class WsClient {
   bool run_until(const bool& done, std::chrono::steady_clock::time_point deadline);
   [[noreturn]] void fail(const std::string& what);
 
-  WsUrl url_;
+  std::vector<WsUrl> urls_;
+  size_t current_ = 0;
   Headers headers_;
   size_t max_reply_bytes_;
   boost::asio::io_context ioc_;
