@@ -138,6 +138,18 @@ class EventStore {
   virtual Status execute(std::string_view sql, std::initializer_list<Value> params,
                          int64_t* changes) = 0;
 
+  // A shared store (PostgreSQL) holds one log that several engines append
+  // to. Its log grows by other engines' events too, so an engine takes the
+  // log's write lock before deciding anything, applies what the others
+  // appended since its last look, and commits before the lock is released.
+  virtual bool shared() const { return false; }
+  // Shared stores: blocks until the calling thread holds the log's write
+  // lock (kStorage on timeout or a lost connection). Every event committed
+  // by another engine is then visible to read(), and no engine appends until
+  // this thread's next commit() or flush() ends, which releases the lock.
+  // Unshared stores: nothing to do.
+  virtual Status lock_log() { return Status::ok(); }
+
   virtual Durability durability() const = 0;
   virtual StoreStats stats() const = 0;
   // Runs the store's integrity check; ok or kStorage naming the problem.
@@ -161,6 +173,11 @@ class WriteGroup {
 // Opens (creating and migrating as needed) the SQLite store: WAL journal,
 // schema versioned by PRAGMA user_version.
 Status open_sqlite_store(const StoreOptions& options, std::unique_ptr<EventStore>* out);
+
+// Opens (creating and migrating as needed) the PostgreSQL store on
+// options.dsn, a libpq connection string. kInvalidArgument when this build
+// has no PostgreSQL support.
+Status open_postgres_store(const StoreOptions& options, std::unique_ptr<EventStore>* out);
 
 // The schema version this build writes; opening a newer database is refused.
 inline constexpr int kSchemaVersion = 1;

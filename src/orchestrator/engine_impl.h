@@ -104,6 +104,20 @@ void write_derived_rows(EventStore* store, const Event& ev, const ApplyResult& r
 Status load_state(EventStore* store, const EventValidator& validator, StateManager* state,
                   Scheduler* scheduler, StringMap<int64_t>* client_hw, int64_t* next_seq);
 
+// Shared stores: applies the events other engines appended to the log from
+// *next_seq on, as recovery would, and moves *next_seq past them. A refusal
+// means this engine's state no longer follows the log (reload it).
+Status catch_up(EventStore* store, const EventValidator& validator, StateManager* state,
+                Scheduler* scheduler, StringMap<int64_t>* client_hw, int64_t* next_seq);
+
+// im.mu held. Rebuilds the engine's state from the store (after a failed
+// commit, or on open); sync_shared_log() takes a shared log's lock and
+// applies other engines' events (the caller commits to release it);
+// follow_shared_log() applies them without the lock (no-op when unshared).
+Status reload_state(Orchestrator::Impl& im, EventStore* store);
+Status sync_shared_log(Orchestrator::Impl& im, EventStore* store);
+Status follow_shared_log(Orchestrator::Impl& im, EventStore* store);
+
 // The log record of a session whose client held leases closing: not a client
 // message, so the validator never sees it; recovery and rebuild apply it.
 inline constexpr std::string_view kSessionCloseType = "session.close";

@@ -58,6 +58,7 @@ Status call_plugin(PluginEntry& p, Fn&& fn) {
   return s;
 }
 
+}  // namespace
 
 // After a failed commit (im.mu held): the failed batch took events the state
 // holds. Events of other threads that are applied but not yet committed are
@@ -67,9 +68,57 @@ Status reload_state(Orchestrator::Impl& im, EventStore* store) {
   store->flush();
   im.seen_failed_commits = store->stats().failed_commits;
   im.state = std::make_unique<StateManager>();
-  return load_state(store, im.replay_validator, im.state.get(), &im.scheduler, &im.client_hw,
-                    &im.next_seq);
+  // A shared log holds still while it is read, so that no event falls
+  // between the runs read and the events replayed.
+  if (store->shared()) {
+    Status l = store->lock_log();
+    if (!l) return l;
+  }
+  Status s = load_state(store, im.replay_validator, im.state.get(), &im.scheduler,
+                        &im.client_hw, &im.next_seq);
+  if (store->shared()) store->commit(0);
+  return s;
 }
+
+// Shared stores (im.mu held): takes the log lock and applies what other
+// engines appended since this engine last looked. An event that does not
+// apply means the state has drifted from the log: it is rebuilt, then the
+// log is followed again. On success the caller holds the lock until its
+// commit.
+Status sync_shared_log(Orchestrator::Impl& im, EventStore* store) {
+  for (int attempt = 0;; ++attempt) {
+    Status s = store->lock_log();
+    if (!s) return s;
+    s = catch_up(store, im.replay_validator, im.state.get(), &im.scheduler, &im.client_hw,
+                 &im.next_seq);
+    if (s) return s;
+    store->commit(0);
+    if (attempt > 0) return s;
+    Status r = reload_state(im, store);
+    if (!r) return r;
+  }
+}
+
+// Shared stores (im.mu held): follows the log without locking it, for
+// answers that must include other engines' events (queries, time rules).
+Status follow_shared_log(Orchestrator::Impl& im, EventStore* store) {
+  if (!store->shared()) return Status::ok();
+  Status s = catch_up(store, im.replay_validator, im.state.get(), &im.scheduler, &im.client_hw,
+                      &im.next_seq);
+  return s ? s : reload_state(im, store);
+}
+
+namespace {
+
+// Releases a shared log's lock taken for one operation unless the
+// operation's own commit released it.
+struct LogLockRelease {
+  EventStore* store;
+  bool held = false;
+  ~LogLockRelease() {
+    if (held) store->commit(0);
+  }
+};
 
 }  // namespace
 
@@ -97,13 +146,12 @@ Status Orchestrator::open(const EngineOptions& options, std::unique_ptr<Orchestr
     im.rate = std::make_unique<RateLimiter>(options.rate_limit);
   }
   if (options.store_kind == "postgresql") {
-    return Status::error(Code::kInvalidArgument,
-                         "option \"store\": this build of baton has no PostgreSQL store");
+    s = open_postgres_store(options.store, &e->store_);
+  } else {
+    s = open_sqlite_store(options.store, &e->store_);
   }
-  s = open_sqlite_store(options.store, &e->store_);
   if (!s) return s;
-  s = load_state(e->store_.get(), im.replay_validator, im.state.get(), &im.scheduler,
-                 &im.client_hw, &im.next_seq);
+  s = reload_state(im, e->store_.get());
   if (!s) return s;
   im.seen_failed_commits = e->store_->stats().failed_commits;
 
@@ -154,7 +202,18 @@ void Orchestrator::fire_due_events() {
   if (im.closed) return;
   int64_t now = now_ms();
   std::vector<std::string> due;
+  const bool shared = store_->shared();
+  // Whichever engine on a shared log notices a time rule first logs it; the
+  // others see it in the log and find nothing due.
+  if (shared && !follow_shared_log(im, store_.get())) return;
   im.scheduler.due_events(*im.state, now, &due);
+  LogLockRelease log_lock{store_.get()};
+  if (shared && !due.empty()) {
+    if (!sync_shared_log(im, store_.get())) return;
+    log_lock.held = true;
+    due.clear();
+    im.scheduler.due_events(*im.state, now, &due);
+  }
   int64_t last_seq = 0;
   for (const std::string& msg : due) {
     Event ev;
@@ -183,10 +242,12 @@ void Orchestrator::fire_due_events() {
     }
   }
   if (last_seq == 0 || store_->durability() == Durability::kAsync) return;
-  lock.unlock();
+  // A shared log's lock is held until the commit: the engine lock stays too.
+  if (!shared) lock.unlock();
   Status c = store_->commit(last_seq);
+  log_lock.held = false;
   if (!c) {
-    lock.lock();
+    if (!shared) lock.lock();
     reload_state(im, store_.get());
   }
 }
@@ -313,7 +374,14 @@ void Orchestrator::close_session(Session* session) {
   if (open != im.client_sessions.end()) im.client_sessions.erase(open);
   // The client's last session is gone: its leases survive the grace period
   // (a reconnect extends them), which is a queue decision, so it is logged.
-  if (im.closed || !im.scheduler.holds_leases(client)) return;
+  if (im.closed) return;
+  const bool shared = store_->shared();
+  LogLockRelease log_lock{store_.get()};
+  if (shared) {
+    if (!sync_shared_log(im, store_.get())) return;
+    log_lock.held = true;
+  }
+  if (!im.scheduler.holds_leases(client)) return;
   int64_t now = now_ms();
   int64_t seq = im.next_seq++;
   std::string payload;
@@ -326,10 +394,11 @@ void Orchestrator::close_session(Session* session) {
                 seq);
   im.scheduler.session_closed(client, now, im.options.session_grace_ms);
   if (store_->durability() == Durability::kAsync) return;
-  lock.unlock();
+  if (!shared) lock.unlock();
   Status c = store_->commit(seq);
+  log_lock.held = false;
   if (!c) {
-    lock.lock();
+    if (!shared) lock.lock();
     reload_state(im, store_.get());
   }
 }
@@ -474,6 +543,18 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
     r = im.validator.validate(message, &ev);
     if (!r) return refuse(r);
   }
+  // A shared log: hold its lock from here to the commit, having applied what
+  // other engines appended, so this event is decided on the whole log.
+  const bool shared = store_->shared();
+  LogLockRelease log_lock{store_.get()};
+  if (shared) {
+    Status l = sync_shared_log(im, store_.get());
+    if (!l) return refuse(l);
+    log_lock.held = true;
+    // The catch-up parsed stored events with this thread's parser too.
+    l = im.validator.validate(message, &ev);
+    if (!l) return refuse(l);
+  }
 
   if (ev.seq > 0) {
     auto hw = im.client_hw.find(client);
@@ -605,11 +686,14 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
   reply->push_back('}');
 
   if (store_->durability() != Durability::kAsync) {
-    lock.unlock();
+    // Other threads apply while this one waits for its commit, except on a
+    // shared log, whose lock (held until this commit) serializes them anyway.
+    if (!shared) lock.unlock();
     int64_t commit_start = steady_nanos();
     Status c = store_->commit(seq);
+    log_lock.held = false;
     int64_t commit_ms = (steady_nanos() - commit_start) / 1000000;
-    lock.lock();
+    if (!shared) lock.lock();
     if (commit_ms >= kSlowCommitMs && im.logger && im.log_min_level <= 2) {
       CallbackScope scope;
       im.logger(2, fmt::format("slow commit: event {} waited {} ms for its commit", seq,

@@ -121,6 +121,7 @@ Status Orchestrator::query(std::string_view request_json, std::string* answer) {
   std::lock_guard<std::recursive_mutex> lock(im.mu);
   if (im.closed) return Status::error(Code::kClosed, "the engine is closed");
   Status s = store_->flush();
+  if (s) s = follow_shared_log(im, store_.get());
   if (!s) return s;
 
   // Analytics ops (perf, flaky, history): answered by src/report/analytics.cc.
@@ -349,6 +350,7 @@ Status Orchestrator::export_run(std::string_view run, std::string_view format, s
     std::lock_guard<std::recursive_mutex> lock(im.mu);
     if (im.closed) return Status::error(Code::kClosed, "the engine is closed");
     Status s = store_->flush();
+    if (s) s = follow_shared_log(im, store_.get());
     if (!s) return s;
     s = load_run_report(store_.get(), im.state->find(run), run, &report);
     if (!s) return s;

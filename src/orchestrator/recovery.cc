@@ -36,6 +36,14 @@ Status replay_event(const Event& ev, std::string_view payload, std::string_view 
   return Status::ok();
 }
 
+// Rows of the queries below: seq, run, received_at, payload, type, client.
+// True when the row is a session.close record, which is applied here.
+bool replay_session_close(const Row& row, Scheduler* scheduler) {
+  if (row.text(4) != kSessionCloseType) return false;
+  scheduler->session_closed(row.text(5), row.int64(2), recorded_grace(row.text(3)));
+  return true;
+}
+
 }  // namespace
 
 Status load_state(EventStore* store, const EventValidator& validator, StateManager* state,
@@ -48,6 +56,14 @@ Status load_state(EventStore* store, const EventValidator& validator, StateManag
   });
   if (!s) return s;
   int64_t durable = store->durable_seq();
+  if (store->shared()) {
+    // Other engines append too: the log's end is in the store, not here.
+    s = store->read("SELECT COALESCE(MAX(seq), 0) FROM events", {}, [&](const Row& row) {
+      durable = row.int64(0);
+      return false;
+    });
+    if (!s) return s;
+  }
   if (*next_seq <= durable) *next_seq = durable + 1;
 
   StringSet unfinished;
@@ -70,10 +86,7 @@ Status load_state(EventStore* store, const EventValidator& validator, StateManag
         // The engine's own events have no client and extend no lease.
         bool has_client = !row.is_null(5);
         std::string_view client = row.text(5);
-        if (row.text(4) == kSessionCloseType) {
-          scheduler->session_closed(client, at, recorded_grace(row.text(3)));
-          return true;
-        }
+        if (replay_session_close(row, scheduler)) return true;
         // Any accepted message of a client extended its leases, whatever its run.
         if (unfinished.find(row.text(1)) == unfinished.end()) {
           if (has_client) scheduler->touch(client, at);
@@ -99,6 +112,48 @@ Status load_state(EventStore* store, const EventValidator& validator, StateManag
           return false;
         }
         if (has_client) scheduler->touch(client, at);
+        return true;
+      });
+  if (!s) return s;
+  return apply_error;
+}
+
+Status catch_up(EventStore* store, const EventValidator& validator, StateManager* state,
+                Scheduler* scheduler, StringMap<int64_t>* client_hw, int64_t* next_seq) {
+  Event ev;
+  Status apply_error;
+  Status s = store->read(
+      "SELECT seq, run, received_at, payload, type, client, client_seq FROM events WHERE seq >= "
+      "? ORDER BY seq",
+      {*next_seq}, [&](const Row& row) {
+        int64_t seq = row.int64(0);
+        int64_t at = row.int64(2);
+        bool has_client = !row.is_null(5);
+        std::string_view client = row.text(5);
+        if (replay_session_close(row, scheduler)) {
+          *next_seq = seq + 1;
+          return true;
+        }
+        Status v = validator.validate(row.text(3), &ev);
+        ApplyResult r;
+        if (v) v = replay_event(ev, row.text(3), client, seq, at, state, scheduler, nullptr, &r);
+        if (!v) {
+          apply_error = Status::error(
+              Code::kStorage,
+              fmt::format("storage: event {} of the shared log does not apply here: {}", seq,
+                          v.message()));
+          return false;
+        }
+        if (r.run_finished) state->forget(r.run->id);
+        if (has_client) {
+          scheduler->touch(client, at);
+          int64_t client_seq = row.is_null(6) ? 0 : row.int64(6);
+          if (client_seq > 0) {
+            int64_t& hw = (*client_hw)[std::string(client)];
+            if (client_seq > hw) hw = client_seq;
+          }
+        }
+        *next_seq = seq + 1;
         return true;
       });
   if (!s) return s;

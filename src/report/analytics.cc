@@ -153,7 +153,7 @@ Status flaky_report(EventStore* store, int64_t limit_runs, int64_t limit, std::s
   std::map<std::string, Tally> tallies;
   int64_t runs_seen = 0;
   Status s = store->read(
-      "SELECT COUNT(*) FROM (SELECT run FROM runs ORDER BY first_seq DESC LIMIT ?)",
+      "SELECT COUNT(*) FROM (SELECT run FROM runs ORDER BY first_seq DESC LIMIT ?) AS recent",
       {limit_runs}, [&](const Row& r) {
         runs_seen = r.int64(0);
         return false;

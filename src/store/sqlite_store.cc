@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "baton/store.h"
+#include "store/batch.h"
 #include "store/schema.h"
 
 namespace baton {
@@ -40,36 +41,6 @@ constexpr std::array<const char*, static_cast<size_t>(Stmt::kCount)> kWriteSql =
 
 // The audit table keeps this many most recent refusals.
 constexpr int64_t kAuditCapacity = 100000;
-
-// A queued value; text lives in the batch's arena at [off, off + len).
-struct QueuedValue {
-  Value::Kind kind;
-  int64_t i;
-  double d;
-  uint32_t off;
-  uint32_t len;
-};
-
-struct QueuedWrite {
-  Stmt stmt;
-  uint16_t count;
-  uint32_t first;
-  int64_t seq;
-};
-
-struct Batch {
-  std::vector<QueuedWrite> writes;
-  std::vector<QueuedValue> values;
-  std::string arena;
-  int64_t last_seq = 0;
-  bool empty() const { return writes.empty(); }
-  void clear() {
-    writes.clear();
-    values.clear();
-    arena.clear();
-    last_seq = 0;
-  }
-};
 
 class SqliteRow final : public Row {
  public:
@@ -239,7 +210,7 @@ Status SqliteStore::migrate() {
   if (version == kSchemaVersion) return Status::ok();
   Status s = exec("BEGIN IMMEDIATE");
   if (!s) return s;
-  if (version < 1) s = exec(kSqliteSchemaV1);
+  if (version < 1) s = exec(schema_v1(SqlDialect::kSqlite).c_str());
   if (s) s = exec(fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str());
   if (s) s = exec("COMMIT");
   if (!s) exec("ROLLBACK");
@@ -249,21 +220,9 @@ Status SqliteStore::migrate() {
 void SqliteStore::write(Stmt stmt, std::initializer_list<Value> values, int64_t seq) {
   std::unique_lock<std::mutex> lock(queue_mu_, std::defer_lock);
   if (group_owner_.load(std::memory_order_relaxed) != std::this_thread::get_id()) lock.lock();
-  Batch& b = pending_;
-  QueuedWrite w{stmt, static_cast<uint16_t>(values.size()), static_cast<uint32_t>(b.values.size()),
-                seq};
-  for (const Value& v : values) {
-    QueuedValue q{v.kind, v.i, v.d, 0, 0};
-    if (v.kind == Value::Kind::kText) {
-      q.off = static_cast<uint32_t>(b.arena.size());
-      q.len = static_cast<uint32_t>(v.s.size());
-      b.arena.append(v.s);
-    }
-    b.values.push_back(q);
-  }
-  b.writes.push_back(w);
-  if (seq > b.last_seq) b.last_seq = seq;
-  if (options_.durability == Durability::kAsync && b.writes.size() >= options_.async_max_batch) {
+  pending_.append(stmt, values, seq);
+  if (options_.durability == Durability::kAsync &&
+      pending_.writes.size() >= options_.async_max_batch) {
     async_cv_.notify_one();
   }
 }
@@ -288,15 +247,7 @@ Status SqliteStore::write_batch(Batch* batch) {
   int64_t audit = 0;
   for (const QueuedWrite& w : batch->writes) {
     sqlite3_stmt* st = write_stmts_[static_cast<size_t>(w.stmt)];
-    for (uint16_t k = 0; k < w.count && s; ++k) {
-      const QueuedValue& q = batch->values[w.first + k];
-      Value v;
-      v.kind = q.kind;
-      v.i = q.i;
-      v.d = q.d;
-      if (q.kind == Value::Kind::kText) v.s = std::string_view(batch->arena).substr(q.off, q.len);
-      s = bind(st, k + 1, v);
-    }
+    for (uint16_t k = 0; k < w.count && s; ++k) s = bind(st, k + 1, batch->value(w, k));
     if (s && sqlite3_step(st) != SQLITE_DONE) s = sqlite_error("writing a row");
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -335,18 +286,12 @@ Status SqliteStore::commit(int64_t seq) {
   if (seq > 0 && durable_seq_.load(std::memory_order_acquire) >= seq) {
     return failed(seq) ? last_failure_ : Status::ok();
   }
-  int64_t first_seq = 0;
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     std::swap(pending_, writing_);
   }
   if (writing_.empty()) return Status::ok();
-  for (const QueuedWrite& w : writing_.writes) {
-    if (w.seq > 0) {
-      first_seq = w.seq;
-      break;
-    }
-  }
+  int64_t first_seq = writing_.first_seq();
   Status s;
   {
     std::lock_guard<std::mutex> lock(conn_mu_);

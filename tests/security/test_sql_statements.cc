@@ -130,6 +130,14 @@ std::string trim(std::string_view s) {
 int sql_argument(std::string_view callee, const std::vector<std::string>& args,
                  bool member_call) {
   if (callee.rfind("sqlite3_prepare", 0) == 0 || callee == "sqlite3_exec") return 1;
+  // libpq: the command text, and the PostgreSQL store's wrappers of it.
+  if (callee == "PQexec" || callee == "PQexecParams" || callee == "PQsendQuery" ||
+      callee == "PQsendQueryParams") {
+    return 1;
+  }
+  if (callee == "PQprepare") return 2;
+  if (callee == "send_sql") return 0;
+  if (member_call && (callee == "exec" || callee == "prepared")) return 0;
   if (!member_call && callee == "exec") return args.size() == 1 ? 0 : -1;
   if (member_call && (callee == "read" || callee == "execute")) {
     // EventStore::read/execute(sql, {params...}, ...): the braced parameter
@@ -182,8 +190,12 @@ bool is_constant_name(std::string_view name) {
 }
 
 // Words that build text without bringing data of their own.
+// schema_v1() fills a constant template with the dialect's type names;
+// numbered_placeholders() rewrites a constant statement's `?` as $1, $2, ...
 const std::set<std::string, std::less<>> kBuildingWords = {
-    "std", "string", "string_view", "c_str", "data", "fmt", "format", "const", "char"};
+    "std",   "string", "string_view", "c_str",      "data",
+    "fmt",   "format", "const",       "char",       "schema_v1",
+    "SqlDialect", "numbered_placeholders"};
 
 // The position after a top-level '?' of a conditional expression, or 0.
 size_t after_condition(std::string_view sql) {
@@ -264,6 +276,10 @@ TEST_CASE("the SQL scanner finds statements built from data and passes constant 
       R"(s = exec(full ? "PRAGMA synchronous=FULL" : pragma);)",
       R"(s = exec(fmt::format("PRAGMA user_version={}", version).c_str());)",
       R"(const std::string sql = "SELECT 1"; s = log->read(sql, {seq}, fn);)",
+      R"(Result r(PQexec(pg, ("DELETE FROM runs WHERE run = '" + run + "'").c_str()));)",
+      R"(PQprepare(pg, name.c_str(), query.c_str(), 0, nullptr);)",
+      R"(PQsendQueryParams(pg, text, 0, nullptr, nullptr, nullptr, nullptr, 0);)",
+      R"(s = writer_.exec(fmt::format("SET search_path = {}", schema).c_str(), "setting");)",
   };
   for (const char* source : bad) {
     INFO(source);
@@ -278,6 +294,9 @@ TEST_CASE("the SQL scanner finds statements built from data and passes constant 
       R"(s = store_->execute(kDeletes[i], {cutoff}, &n);)",
       R"(s = exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");)",
       R"(sqlite3_prepare_v3(db_, kWriteSql[i], -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr);)",
+      R"(Result r(PQexec(pg, "SELECT value FROM baton_meta WHERE key = 'schema_version'"));)",
+      R"src(s = writer_.exec(fmt::format("SELECT pg_advisory_xact_lock({})", kLogLockKey).c_str(), "locking");)src",
+      R"(s = writer_.exec(schema_v1(SqlDialect::kPostgres).c_str(), "creating the schema");)",
       R"src(s = store->read(R"sql(SELECT a, b FROM t WHERE x = ? -- " + run)sql", {x}, fn);)src",
       // Not the store's read: no parameter list.
       R"(Status s = output.read(settings);)",

@@ -1,0 +1,85 @@
+// The queue of writes a store has accepted but not yet committed.
+//
+// write() copies each value once into a batch; text lives in one arena so a
+// batch of thousands of rows costs three vector appends per row, and every
+// text is followed by a NUL so that drivers wanting C strings (libpq's text
+// parameters) can point into the arena directly.
+#ifndef BATON_STORE_BATCH_H_
+#define BATON_STORE_BATCH_H_
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "baton/store.h"
+
+namespace baton {
+
+struct QueuedValue {
+  Value::Kind kind;
+  int64_t i;
+  double d;
+  uint32_t off;  // text: [off, off + len) in the arena
+  uint32_t len;
+};
+
+struct QueuedWrite {
+  Stmt stmt;
+  uint16_t count;
+  uint32_t first;  // index of its first value
+  int64_t seq;
+};
+
+struct Batch {
+  std::vector<QueuedWrite> writes;
+  std::vector<QueuedValue> values;
+  std::string arena;
+  int64_t last_seq = 0;
+
+  bool empty() const { return writes.empty(); }
+  void clear() {
+    writes.clear();
+    values.clear();
+    arena.clear();
+    last_seq = 0;
+  }
+  void append(Stmt stmt, std::initializer_list<Value> row, int64_t seq) {
+    QueuedWrite w{stmt, static_cast<uint16_t>(row.size()), static_cast<uint32_t>(values.size()),
+                  seq};
+    for (const Value& v : row) {
+      QueuedValue q{v.kind, v.i, v.d, 0, 0};
+      if (v.kind == Value::Kind::kText) {
+        q.off = static_cast<uint32_t>(arena.size());
+        q.len = static_cast<uint32_t>(v.s.size());
+        arena.append(v.s);
+        arena.push_back('\0');
+      }
+      values.push_back(q);
+    }
+    writes.push_back(w);
+    if (seq > last_seq) last_seq = seq;
+  }
+  // The k-th value of `w`; text views point into the arena (NUL follows).
+  Value value(const QueuedWrite& w, uint16_t k) const {
+    const QueuedValue& q = values[w.first + k];
+    Value v;
+    v.kind = q.kind;
+    v.i = q.i;
+    v.d = q.d;
+    if (q.kind == Value::Kind::kText) v.s = std::string_view(arena).substr(q.off, q.len);
+    return v;
+  }
+  // The lowest event sequence number in the batch (0: none).
+  int64_t first_seq() const {
+    for (const QueuedWrite& w : writes) {
+      if (w.seq > 0) return w.seq;
+    }
+    return 0;
+  }
+};
+
+}  // namespace baton
+
+#endif  // BATON_STORE_BATCH_H_
