@@ -9,7 +9,17 @@
 #include <string>
 #include <string_view>
 
+#include <catch2/catch.hpp>
+
 #include "baton/store.h"
+
+// A failed Status shows its message in a failed check, not "{?}".
+namespace Catch {
+template <>
+struct StringMaker<baton::Status> {
+  static std::string convert(const baton::Status& s) { return s ? "ok" : s.message(); }
+};
+}  // namespace Catch
 
 namespace baton::testing {
 

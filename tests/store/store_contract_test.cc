@@ -316,11 +316,13 @@ TEST_CASE("read binds every kind of value and returns each column's type") {
                         }));
     CHECK(rows == 2);
   }
-  SECTION("a null parameter, LIMIT and OFFSET, as the engine's queries use them") {
+  // A parameter whose type nothing around it implies needs a CAST: SQLite
+  // would not mind, PostgreSQL (like standard SQL) refuses to guess.
+  SECTION("an optional filter by a null parameter, LIMIT and OFFSET") {
     auto runs = [&](Value status, int64_t limit, int64_t offset) {
       std::string out;
-      REQUIRE(store->read("SELECT seq FROM events WHERE (? IS NULL OR type = ?) ORDER BY seq "
-                          "LIMIT ? OFFSET ?",
+      REQUIRE(store->read("SELECT seq FROM events WHERE (CAST(? AS TEXT) IS NULL OR type = ?) "
+                          "ORDER BY seq LIMIT ? OFFSET ?",
                           {status, status, limit, offset}, [&](const Row& r) {
                             out += fmt::format("{} ", r.int64(0));
                             return true;
@@ -524,21 +526,28 @@ TEST_CASE("reopening keeps every row and the log's end") {
   CHECK(t.store->check_integrity());
 }
 
-TEST_CASE("async durability commits by itself within the flush interval, and on close") {
+TEST_CASE("async durability commits by itself within the interval (or acks only after commits)") {
   auto db = new_test_database("async");
   StoreOptions options = db->store_options();
   options.durability = Durability::kAsync;
   options.async_flush_ms = 20;
   std::unique_ptr<EventStore> store;
   REQUIRE(db->open_store(options, &store));
-  CHECK(store->durability() == Durability::kAsync);
   write_event(store.get(), 1, "r1");
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (store->durable_seq() < 1 && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (store->durability() == Durability::kAsync) {
+    // The engine acknowledges before any commit: the store must commit by itself.
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (store->durable_seq() < 1 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    CHECK(store->durable_seq() == 1);
+    CHECK(store->stats().pending_rows == 0);
+  } else {
+    // A store may refuse to ack before a commit; then it says so, and the
+    // engine commits every event before acknowledging it.
+    CHECK(store->durability() == Durability::kNormal);
+    REQUIRE(store->commit(1));
   }
-  CHECK(store->durable_seq() == 1);
-  CHECK(store->stats().pending_rows == 0);
   REQUIRE(store->close());
   store.reset();
 
