@@ -159,10 +159,12 @@ def _mask_fast(payload, mask):
 
 
 class Server:
-    """`baton serve` on a free port, stopped with SIGTERM."""
+    """`baton serve` on a free port, stopped with SIGTERM. With db None, the
+    database comes from `extra` (e.g. "--dsn", DSN)."""
 
     def __init__(self, baton, db, *extra, port=0):
-        self.proc = subprocess.Popen([baton, "serve", "--db", db, "--port", str(port), *extra],
+        where = ["--db", db] if db is not None else []
+        self.proc = subprocess.Popen([baton, "serve", *where, "--port", str(port), *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("listening on "):
