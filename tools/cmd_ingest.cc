@@ -198,7 +198,7 @@ int run_ingest(CommandArgs argv) {
     refused = ingestor.refused();
   }
   if (int rc = baton_flush(engine.get()); rc != BATON_OK) {
-    throw status_error(rc, fmt::format("flushing {}", db.describe()));
+    throw status_error(rc, fmt::format("flushing {}", db.describe()), db.postgres());
   }
 
   const bool as_json = args.has("json");

@@ -75,7 +75,8 @@ int run_serve(CommandArgs argv) {
   }
   // Every connection is gone and every push has returned: make it all durable.
   if (int rc = baton_flush(engine.get()); rc != BATON_OK) {
-    throw status_error(rc, fmt::format("flushing {}", config.db.describe()));
+    throw status_error(rc, fmt::format("flushing {}", config.db.describe()),
+                       config.db.postgres());
   }
   engine.close();
   return kExitOk;

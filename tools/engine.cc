@@ -86,7 +86,7 @@ std::string engine_options_json(const DbSettings& db) {
   return json_object_with(db.options_json, fields, "--options");
 }
 
-CliError status_error(int status, std::string_view doing) {
+CliError status_error(int status, std::string_view doing, bool postgres) {
   std::string detail = baton_last_error();
   // Some details already start with the status name; say it once.
   if (std::string prefix = fmt::format("{}: ", baton_status_name(status)); detail.starts_with(prefix)) {
@@ -98,10 +98,14 @@ CliError status_error(int status, std::string_view doing) {
     case BATON_EINVALID_ARGUMENT:
       return CliError(kExitUsage, message, "check the flags and the --options JSON");
     case BATON_ESTORAGE:
+      if (postgres) {
+        return CliError(kExitRuntime, message,
+                        "check that the PostgreSQL server of --dsn is running and accepts the "
+                        "connection (host, port, dbname, user, password)");
+      }
       return CliError(kExitRuntime, message,
                       "check that the database's directory exists and is writable, and that "
-                      "the file is a baton database (with --dsn: that the PostgreSQL server "
-                      "accepts the connection)");
+                      "the file is a baton database");
     case BATON_EDENIED:
       return CliError(kExitRefused, message, "pass a token whose roles allow this");
     case BATON_ENOT_FOUND:
@@ -114,16 +118,16 @@ CliError status_error(int status, std::string_view doing) {
   }
 }
 
-Engine::Engine(const DbSettings& db) : description_(db.describe()) {
+Engine::Engine(const DbSettings& db) : description_(db.describe()), postgres_(db.postgres()) {
   struct stat st {};
-  if (db.must_exist && !db.postgres() && db.path != ":memory:" &&
+  if (db.must_exist && !postgres_ && db.path != ":memory:" &&
       ::stat(db.path.c_str(), &st) != 0) {
     throw CliError(kExitRuntime, fmt::format("no database at {}", db.path),
                    "check --db, or record events first with 'baton ingest' or 'baton serve'");
   }
   std::string options = engine_options_json(db);
   int rc = baton_open(options.c_str(), &engine_);
-  if (rc != BATON_OK) throw status_error(rc, fmt::format("opening {}", description_));
+  if (rc != BATON_OK) throw status_error(rc, fmt::format("opening {}", description_), postgres_);
 }
 
 Engine::~Engine() {
@@ -134,14 +138,14 @@ void Engine::close() {
   baton_engine* e = engine_;
   engine_ = nullptr;
   int rc = baton_close(e);
-  if (rc != BATON_OK) throw status_error(rc, fmt::format("closing {}", description_));
+  if (rc != BATON_OK) throw status_error(rc, fmt::format("closing {}", description_), postgres_);
 }
 
 std::string Engine::query(std::string_view request_json) const {
   std::string request(request_json);
   BatonString out;
   int rc = baton_query(engine_, request.c_str(), out.out(), out.out_len());
-  if (rc != BATON_OK) throw status_error(rc, fmt::format("query {}", request));
+  if (rc != BATON_OK) throw status_error(rc, fmt::format("query {}", request), postgres_);
   return std::string(out.view());
 }
 

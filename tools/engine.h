@@ -60,8 +60,9 @@ class BatonString {
 };
 
 // The exit code and error that a baton status maps to, for messages naming
-// what was being done ("opening the database at x.db").
-CliError status_error(int status, std::string_view doing);
+// what was being done ("opening the database at x.db"). `postgres`: the
+// engine's database is PostgreSQL, which changes the advice on storage errors.
+CliError status_error(int status, std::string_view doing, bool postgres = false);
 
 class Engine {
  public:
@@ -79,6 +80,7 @@ class Engine {
  private:
   baton_engine* engine_ = nullptr;
   std::string description_;
+  bool postgres_ = false;
 };
 
 // Routes baton's logger to stderr at `level` ("debug", "info", "warn",

@@ -204,6 +204,11 @@ def test_startup_errors_say_what_to_do(baton):
         assert "--db and --dsn" in p.stderr, p.stderr
         p = run(baton, "serve", "--port", "0", check_code=2)
         assert "--db PATH or --dsn DSN" in p.stderr, p.stderr
+        # An unreachable PostgreSQL server is a runtime error; the DSN (it may
+        # hold a password) is not printed.
+        dsn = f"host={d} port=1 dbname=baton user=nobody password=s3cret connect_timeout=2"
+        p = run(baton, "serve", "--dsn", dsn, "--port", "0", check_code=3)
+        assert "PostgreSQL" in p.stderr and "s3cret" not in p.stderr, p.stderr
 
 
 def test_idle_connection_is_pinged_and_kept(baton):
