@@ -3,10 +3,12 @@
 // The reference is what any ingester must at least do: parse each message
 // with simdjson and insert it with a prepared statement into a WAL database
 // (synchronous=NORMAL, 1000-row transactions). baton's figures are printed
-// beside it as a ratio, measured in the same process and run.
+// beside it as a ratio, measured in the same process and run. With --pg DSN,
+// rows for the PostgreSQL store follow (a database of their own on that
+// server, created and dropped by the benchmark), against the same reference.
 //
 //   bench_ingest [--tests N] [--workers W] [--json] [--quick] [--growth]
-//                [--memory-tests N] [--dir DIR]
+//                [--memory-tests N] [--dir DIR] [--pg DSN]
 #include <baton/baton.h>
 #include <simdjson.h>
 #include <sqlite3.h>
@@ -27,7 +29,12 @@
 
 #include <fmt/format.h>
 
+#include "bench_util.h"
+
 namespace {
+
+using baton_bench::percentile;
+using baton_bench::remove_db;
 
 using Clock = std::chrono::steady_clock;
 
@@ -100,10 +107,6 @@ int64_t current_rss_kb() {
   return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-void remove_db(const std::string& path) {
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::remove((path + suffix).c_str());
-}
-
 struct Result {
   std::string name;
   int threads = 1;
@@ -115,17 +118,7 @@ struct Result {
   double eps() const { return seconds > 0 ? events / seconds : 0; }
 };
 
-double percentile(std::vector<float>& v, double p) {
-  if (v.empty()) return 0;
-  size_t k = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1)));
-  std::nth_element(v.begin(), v.begin() + k, v.end());
-  return v[k];
-}
-
-void die(const char* what) {
-  std::fprintf(stderr, "bench_ingest: %s: %s\n", what, baton_last_error());
-  std::exit(1);
-}
+[[noreturn]] void die(const char* what) { baton_bench::die("bench_ingest", what); }
 
 // Pushes `st` (first `limit` messages) through baton with `threads` pushing
 // threads; each thread owns whole clients so every client's order holds.
@@ -323,6 +316,7 @@ int main(int argc, char** argv) {
   bool json = false, quick = false, do_growth = false;
   int64_t memory_tests = 1000000;
   std::string dir = "/tmp";
+  std::string pg_dsn;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
@@ -333,11 +327,13 @@ int main(int argc, char** argv) {
     else if (a == "--growth") do_growth = true;
     else if (a == "--memory-tests") memory_tests = std::stoll(next());
     else if (a == "--dir") dir = next();
+    else if (a == "--pg") pg_dsn = next();
     else {
-      std::fprintf(stderr, "usage: bench_ingest [--tests N] [--workers W] [--json] [--quick] [--growth] [--memory-tests N] [--dir DIR]\n");
+      std::fprintf(stderr, "usage: bench_ingest [--tests N] [--workers W] [--json] [--quick] [--growth] [--memory-tests N] [--dir DIR] [--pg DSN]\n");
       return 2;
     }
   }
+  if (!pg_dsn.empty()) baton_bench::require_postgres_support("bench_ingest");
   if (quick) {
     tests = std::min<int64_t>(tests, 20000);
     memory_tests = std::min<int64_t>(memory_tests, 100000);
@@ -365,6 +361,26 @@ int main(int argc, char** argv) {
     add(run_baton("full", fmt::format(R"({{"path":"{}","durability":"full"}})", db), st, threads, slice), ref);
     remove_db(db);
   }
+#if BATON_WITH_POSTGRESQL
+  if (!pg_dsn.empty()) {
+    // Every event is a round trip to the server under the shared log's lock,
+    // so a slice of the stream is enough for a stable rate.
+    size_t slice = std::min<size_t>(all, quick ? 10000 : 100000);
+    size_t full_slice = std::min<size_t>(all, 5000);
+    try {
+      baton_bench::PgScratch pg(pg_dsn);
+      for (int threads : {1, 2}) {
+        pg.reset();
+        add(run_baton("postgresql normal", pg.options("normal"), st, threads, slice), ref);
+        pg.reset();
+        add(run_baton("postgresql full", pg.options("full"), st, threads, full_slice), ref);
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "bench_ingest: --pg: %s\n", e.what());
+      return 1;
+    }
+  }
+#endif
   double per_test = bytes_per_tracked_test(memory_tests, dir + "/baton-bench-mem.db");
   int64_t rss = peak_rss_kb();
   if (do_growth) {

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Runs every benchmark of the build in $1 (default build-bench).
+# Runs every benchmark of the build in $1 (default build-bench); more
+# arguments go to bench_ingest. With BATON_PG_DSN set (a PostgreSQL server,
+# e.g. from scripts/pg-server.sh), the ingest and claim benchmarks add rows
+# for the PostgreSQL store.
 set -euo pipefail
 build=${1:-build-bench}
-"$build/bench/bench_ingest" "${@:2}"
+pg=()
+[ -n "${BATON_PG_DSN:-}" ] && pg=(--pg "$BATON_PG_DSN")
+"$build/bench/bench_ingest" "${pg[@]}" "${@:2}"
+echo
+"$build/bench/bench_claim" "${pg[@]}"
 if [ -x "$build/bench/bench_queue_sim" ]; then
   echo
   "$build/bench/bench_queue_sim"
