@@ -12,6 +12,7 @@
 #include <baton/baton.h>
 #include <simdjson.h>
 #include <sqlite3.h>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -250,8 +251,9 @@ Result run_reference(const std::string& path, const Stream& st, size_t limit) {
 }
 
 // Bytes of memory per tracked test: a run kept open with `tests` finished
-// tests in an in-memory engine, RSS before and after.
-double bytes_per_tracked_test(int64_t tests, const std::string& path) {
+// tests, RSS before and after; `heap_per_test` gets the growth of the bytes
+// malloc handed out (the engine's state without allocator slack).
+double bytes_per_tracked_test(int64_t tests, const std::string& path, double* heap_per_test) {
   Stream st = make_stream(tests, 4, "mem-run", 7);
   st.messages.pop_back();  // keep the run open: its tests stay tracked
   remove_db(path);
@@ -261,6 +263,8 @@ double bytes_per_tracked_test(int64_t tests, const std::string& path) {
   std::string opts = fmt::format(R"({{"path":"{}","durability":"async"}})", path);
   if (baton_open(opts.c_str(), &e) != BATON_OK) die("open");
   int64_t before = current_rss_kb();
+  struct mallinfo2 mi_before = mallinfo2();
+  size_t heap_before = mi_before.uordblks + mi_before.hblkhd;
   std::vector<baton_session*> sessions(st.clients);
   for (int c = 0; c < st.clients; ++c) {
     std::string cred = fmt::format(R"({{"client":"ci-{}"}})", c);
@@ -269,6 +273,9 @@ double bytes_per_tracked_test(int64_t tests, const std::string& path) {
   for (const Message& m : st.messages) baton_push(sessions[m.client], m.json.data(), m.json.size(), nullptr, nullptr);
   baton_flush(e);
   int64_t after = current_rss_kb();
+  struct mallinfo2 mi = mallinfo2();
+  *heap_per_test = static_cast<double>(mi.uordblks + mi.hblkhd - heap_before) /
+                   static_cast<double>(tests);
   for (auto* s : sessions) baton_session_close(s);
   baton_close(e);
   remove_db(path);
@@ -381,7 +388,8 @@ int main(int argc, char** argv) {
     }
   }
 #endif
-  double per_test = bytes_per_tracked_test(memory_tests, dir + "/baton-bench-mem.db");
+  double heap_per_test = 0;
+  double per_test = bytes_per_tracked_test(memory_tests, dir + "/baton-bench-mem.db", &heap_per_test);
   int64_t rss = peak_rss_kb();
   if (do_growth) {
     size_t slice = std::min<size_t>(all, 200000);
@@ -399,7 +407,8 @@ int main(int argc, char** argv) {
       out += fmt::format(R"({}{{"name":"{}","threads":{},"events":{},"events_per_s":{:.0f},"ratio":{:.3f},"p50_us":{:.2f},"p99_us":{:.2f},"p999_us":{:.2f},"refused":{}}})",
                          i ? "," : "", r.name, r.threads, r.events, r.eps(), r.ratio, r.p50_us, r.p99_us, r.p999_us, r.refused);
     }
-    out += fmt::format(R"(],"bytes_per_tracked_test":{:.1f},"tracked_tests":{},"peak_rss_kb":{}}})", per_test, memory_tests, rss);
+    out += fmt::format(R"(],"bytes_per_tracked_test":{:.1f},"heap_bytes_per_tracked_test":{:.1f},"tracked_tests":{},"peak_rss_kb":{}}})",
+                       per_test, heap_per_test, memory_tests, rss);
     std::puts(out.c_str());
     return 0;
   }
@@ -410,8 +419,8 @@ int main(int argc, char** argv) {
                 static_cast<long long>(r.events), r.eps(), r.ratio, r.p50_us, r.p99_us, r.p999_us,
                 r.refused ? fmt::format("  ({} refused)", r.refused).c_str() : "");
   }
-  std::printf("\nmemory: %.1f bytes per tracked test at %lld tests; peak RSS %lld KiB\n", per_test,
-              static_cast<long long>(memory_tests), static_cast<long long>(rss));
+  std::printf("\nmemory: %.1f bytes of RSS (%.1f of heap) per tracked test at %lld tests; peak RSS %lld KiB\n",
+              per_test, heap_per_test, static_cast<long long>(memory_tests), static_cast<long long>(rss));
   std::printf("ratio: events/s against the reference (the 10M growth row: against the 1M row)\n");
   return 0;
 }

@@ -39,12 +39,22 @@ struct Batch {
   int64_t last_seq = 0;
 
   bool empty() const { return writes.empty(); }
+  // Keeps the buffers for the next batch, unless a burst grew them past what
+  // a steady stream needs: those are given back.
   void clear() {
-    writes.clear();
-    values.clear();
-    arena.clear();
+    if (arena.capacity() > kKeepArenaBytes || values.capacity() > kKeepValues) {
+      std::vector<QueuedWrite>().swap(writes);
+      std::vector<QueuedValue>().swap(values);
+      std::string().swap(arena);
+    } else {
+      writes.clear();
+      values.clear();
+      arena.clear();
+    }
     last_seq = 0;
   }
+  static constexpr size_t kKeepArenaBytes = size_t{4} << 20;
+  static constexpr size_t kKeepValues = 64 * 1024;
   void append(Stmt stmt, std::initializer_list<Value> row, int64_t seq) {
     QueuedWrite w{stmt, static_cast<uint16_t>(row.size()), static_cast<uint32_t>(values.size()),
                   seq};

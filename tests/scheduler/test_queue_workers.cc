@@ -20,6 +20,10 @@
 
 #include <fmt/format.h>
 
+#if BATON_WITH_POSTGRESQL
+#include "support/pg_schema.h"
+#endif
+
 namespace {
 
 constexpr int kSpecs = 500;
@@ -44,13 +48,21 @@ struct Record {
 
 class Shared {
  public:
-  explicit Shared(baton_engine* e) : engine_(e) {}
+  explicit Shared(std::vector<baton_engine*> engines) : engines_(std::move(engines)) {}
 
-  // Simulated time passes for whoever waits; the clock never goes back.
+  // A worker's engine; a worker that dies comes back on the next one.
+  baton_engine* engine(int index, int generation) const {
+    return engines_[static_cast<size_t>(index + generation) % engines_.size()];
+  }
+  // Simulated time passes for whoever waits; the clock never goes back. All
+  // engines (on one shared store) keep the same time.
   bool advance(int64_t ms) {
     std::lock_guard<std::mutex> lock(clock_mu_);
     now_ += ms;
-    return baton_clock_set(engine_, now_) == BATON_OK;
+    for (baton_engine* e : engines_) {
+      if (baton_clock_set(e, now_) != BATON_OK) return false;
+    }
+    return true;
   }
   void record(Record r) {
     std::lock_guard<std::mutex> lock(records_mu_);
@@ -62,7 +74,7 @@ class Shared {
   }
 
  private:
-  baton_engine* engine_;
+  std::vector<baton_engine*> engines_;
   std::mutex clock_mu_;
   int64_t now_ = 0;
   std::mutex records_mu_;
@@ -91,14 +103,13 @@ struct WorkerStats {
   int claims = 0;
 };
 
-void run_worker(baton_engine* e, Shared* shared, int index, WorkerStats* stats,
-                std::atomic<bool>* failed) {
+void run_worker(Shared* shared, int index, WorkerStats* stats, std::atomic<bool>* failed) {
   std::mt19937 rng(1000 + index);
   std::uniform_real_distribution<double> u(0, 1);
   simdjson::dom::parser parser;
   int generation = 0;
   std::string client = fmt::format("w{}-{}", index, generation);
-  baton_session* s = open_session(e, client);
+  baton_session* s = open_session(shared->engine(index, generation), client);
   int seq = 0;
   for (int guard = 0; guard < 100000; ++guard) {
     int rc = 0;
@@ -135,7 +146,7 @@ void run_worker(baton_engine* e, Shared* shared, int index, WorkerStats* stats,
       ++stats->deaths;
       baton_session_close(s);
       client = fmt::format("w{}-{}", index, ++generation);
-      s = open_session(e, client);
+      s = open_session(shared->engine(index, generation), client);
       continue;
     }
     int n = std::stoi(spec.substr(5));
@@ -171,11 +182,11 @@ void run_worker(baton_engine* e, Shared* shared, int index, WorkerStats* stats,
   baton_session_close(s);
 }
 
-}  // namespace
 
-TEST_CASE("8 workers on threads drain 500 specs through deaths and failures, each spec ending once") {
-  baton_engine* e = nullptr;
-  REQUIRE(baton_open(R"({"clock":"manual","session_grace_ms":500})", &e) == BATON_OK);
+// Drains the run "big" through `engines` (one, or several on one shared
+// store) and checks every spec ended once as configured, then closes them.
+void drain_and_check(const std::vector<baton_engine*>& engines) {
+  baton_engine* e = engines.front();
   std::string plan = R"({"specs":[)";
   for (int i = 0; i < kSpecs; ++i) {
     plan += fmt::format(R"({}{{"id":"spec-{:03}","estimate_ms":{}}})", i ? "," : "", i, 10 + (i * 7919) % 1000);
@@ -190,12 +201,12 @@ TEST_CASE("8 workers on threads drain 500 specs through deaths and failures, eac
   REQUIRE(rc == BATON_OK);
   baton_session_close(starter);
 
-  Shared shared(e);
+  Shared shared(engines);
   std::atomic<bool> failed{false};
   std::vector<WorkerStats> stats(kWorkers);
   std::vector<std::thread> threads;
   for (int i = 0; i < kWorkers; ++i) {
-    threads.emplace_back(run_worker, e, &shared, i, &stats[i], &failed);
+    threads.emplace_back(run_worker, &shared, i, &stats[i], &failed);
   }
   for (std::thread& t : threads) t.join();
   REQUIRE(!failed.load());
@@ -276,5 +287,34 @@ TEST_CASE("8 workers on threads drain 500 specs through deaths and failures, eac
   std::string summary(out, len);
   baton_free(out);
   CHECK(summary.find(R"("specs":{"total":500,"queued":0,"leased":0,"done":500})") != std::string::npos);
-  CHECK(baton_close(e) == BATON_OK);
+  // Every engine on the store tells the same.
+  for (baton_engine* other : engines) {
+    REQUIRE(baton_query(other, R"({"op":"run","run":"big"})", &out, &len) == BATON_OK);
+    CHECK(std::string(out, len) == summary);
+    baton_free(out);
+  }
+  for (baton_engine* other : engines) CHECK(baton_close(other) == BATON_OK);
 }
+
+}  // namespace
+
+TEST_CASE("8 workers on threads drain 500 specs through deaths and failures, each spec ending once") {
+  baton_engine* e = nullptr;
+  REQUIRE(baton_open(R"({"clock":"manual","session_grace_ms":500})", &e) == BATON_OK);
+  drain_and_check({e});
+}
+
+#if BATON_WITH_POSTGRESQL
+TEST_CASE("on PostgreSQL, 8 workers spread over two engines drain one queue, each spec ending once",
+          "[postgresql]") {
+  baton::testing::PgSchema db("queue_workers");
+  if (!db.available()) return;
+  const std::string options = fmt::format(
+      R"({{"store":"postgresql","dsn":"{}","clock":"manual","session_grace_ms":500}})", db.dsn_json());
+  baton_engine* a = nullptr;
+  baton_engine* b = nullptr;
+  REQUIRE(baton_open(options.c_str(), &a) == BATON_OK);
+  REQUIRE(baton_open(options.c_str(), &b) == BATON_OK);
+  drain_and_check({a, b});
+}
+#endif  // BATON_WITH_POSTGRESQL
