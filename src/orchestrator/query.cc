@@ -192,8 +192,8 @@ Status Orchestrator::query(std::string_view request_json, std::string* answer) {
     bool by_status = req["status"].get(status) == simdjson::SUCCESS;
     w.begin_object().key("runs").begin_array();
     s = store_->read(std::string(kRunColumns) +
-                         " WHERE (? IS NULL OR status = ?) ORDER BY started_at DESC, run "
-                         "LIMIT ? OFFSET ?",
+                         " WHERE (CAST(? AS TEXT) IS NULL OR status = ?) ORDER BY started_at "
+                         "DESC, run LIMIT ? OFFSET ?",
                      {by_status ? Value(status) : Value(), by_status ? Value(status) : Value(),
                       limit, offset},
                      [&](const Row& r) {
@@ -215,7 +215,8 @@ Status Orchestrator::query(std::string_view request_json, std::string* answer) {
     w.begin_object().field("run", run).key("tests").begin_array();
     s = store_->read(
         "SELECT test, name, suite, file, status, attempt, flaky, duration_ms, error_message "
-        "FROM tests WHERE run = ? AND (? IS NULL OR status = ?) ORDER BY test LIMIT ? OFFSET ?",
+        "FROM tests WHERE run = ? AND (CAST(? AS TEXT) IS NULL OR status = ?) ORDER BY test "
+        "LIMIT ? OFFSET ?",
         {run, by_status ? Value(status) : Value(), by_status ? Value(status) : Value(), limit,
          offset},
         [&](const Row& r) {

@@ -268,8 +268,17 @@ class PgStore final : public EventStore {
   Status open();
 
   void write(Stmt stmt, std::initializer_list<Value> values, int64_t seq) override {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    std::unique_lock<std::mutex> lock(queue_mu_, std::defer_lock);
+    if (group_owner_.load(std::memory_order_relaxed) != std::this_thread::get_id()) lock.lock();
     pending_.append(stmt, values, seq);
+  }
+  void begin_group() override {
+    queue_mu_.lock();
+    group_owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  }
+  void end_group() override {
+    group_owner_.store(std::thread::id(), std::memory_order_relaxed);
+    queue_mu_.unlock();
   }
   Status commit(int64_t seq) override;
   // Inside the calling thread's own log-lock transaction there is nothing to
@@ -310,6 +319,8 @@ class PgStore final : public EventStore {
   Connection reader_;
   mutable std::mutex queue_mu_;
   Batch pending_;  // queue_mu_
+  // The thread holding queue_mu_ for a write group, whose writes skip locking.
+  std::atomic<std::thread::id> group_owner_{};
   Batch writing_;  // txn_mu_
   Params params_;  // txn_mu_
   std::atomic<int64_t> durable_seq_{0};

@@ -21,7 +21,7 @@
 #include <fmt/format.h>
 
 #if BATON_WITH_POSTGRESQL
-#include "support/pg_schema.h"
+#include "store/pg_database.h"
 #endif
 
 namespace {
@@ -307,7 +307,7 @@ TEST_CASE("8 workers on threads drain 500 specs through deaths and failures, eac
 #if BATON_WITH_POSTGRESQL
 TEST_CASE("on PostgreSQL, 8 workers spread over two engines drain one queue, each spec ending once",
           "[postgresql]") {
-  baton::testing::PgSchema db("queue_workers");
+  baton::testing::PgDatabase db("queue_workers");
   if (!db.available()) return;
   const std::string options = fmt::format(
       R"({{"store":"postgresql","dsn":"{}","clock":"manual","session_grace_ms":500}})", db.dsn_json());
