@@ -143,12 +143,19 @@ class EventStore {
   // log's write lock before deciding anything, applies what the others
   // appended since its last look, and commits before the lock is released.
   virtual bool shared() const { return false; }
-  // Shared stores: blocks until the calling thread holds the log's write
-  // lock (kStorage on timeout or a lost connection). Every event committed
-  // by another engine is then visible to read(), and no engine appends until
-  // this thread's next commit() or flush() ends, which releases the lock.
-  // Unshared stores: nothing to do.
-  virtual Status lock_log() { return Status::ok(); }
+  // Shared stores: blocks until this engine holds the log's write lock
+  // (kStorage on timeout or a lost connection) and the calling thread has
+  // joined the transaction that holds it. `*began` (optional) is true when
+  // the lock was just taken: events other engines committed since this
+  // engine last held it are visible to read() and must be applied first;
+  // false when another thread of this engine held it already, so nothing
+  // was appended by others meanwhile. No other engine appends until every
+  // joined thread has called commit() (commit(0) just leaves); the last one
+  // commits them all, which releases the lock. Unshared stores: no-op.
+  virtual Status lock_log(bool* began = nullptr) {
+    if (began) *began = false;
+    return Status::ok();
+  }
 
   virtual Durability durability() const = 0;
   virtual StoreStats stats() const = 0;

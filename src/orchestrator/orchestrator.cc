@@ -87,8 +87,9 @@ Status reload_state(Orchestrator::Impl& im, EventStore* store) {
 // commit.
 Status sync_shared_log(Orchestrator::Impl& im, EventStore* store) {
   for (int attempt = 0;; ++attempt) {
-    Status s = store->lock_log();
-    if (!s) return s;
+    bool began = false;
+    Status s = store->lock_log(&began);
+    if (!s || !began) return s;
     s = catch_up(store, im.replay_validator, im.state.get(), &im.scheduler, &im.client_hw,
                  &im.next_seq);
     if (s) return s;
@@ -242,12 +243,11 @@ void Orchestrator::fire_due_events() {
     }
   }
   if (last_seq == 0 || store_->durability() == Durability::kAsync) return;
-  // A shared log's lock is held until the commit: the engine lock stays too.
-  if (!shared) lock.unlock();
+  lock.unlock();
   Status c = store_->commit(last_seq);
   log_lock.held = false;
   if (!c) {
-    if (!shared) lock.lock();
+    lock.lock();
     reload_state(im, store_.get());
   }
 }
@@ -394,11 +394,11 @@ void Orchestrator::close_session(Session* session) {
                 seq);
   im.scheduler.session_closed(client, now, im.options.session_grace_ms);
   if (store_->durability() == Durability::kAsync) return;
-  if (!shared) lock.unlock();
+  lock.unlock();
   Status c = store_->commit(seq);
   log_lock.held = false;
   if (!c) {
-    if (!shared) lock.lock();
+    lock.lock();
     reload_state(im, store_.get());
   }
 }
@@ -686,14 +686,14 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
   reply->push_back('}');
 
   if (store_->durability() != Durability::kAsync) {
-    // Other threads apply while this one waits for its commit, except on a
-    // shared log, whose lock (held until this commit) serializes them anyway.
-    if (!shared) lock.unlock();
+    // Other threads apply while this one waits for its commit, and their
+    // rows join it (on a shared log, its lock's transaction).
+    lock.unlock();
     int64_t commit_start = steady_nanos();
     Status c = store_->commit(seq);
     log_lock.held = false;
     int64_t commit_ms = (steady_nanos() - commit_start) / 1000000;
-    if (!shared) lock.lock();
+    lock.lock();
     if (commit_ms >= kSlowCommitMs && im.logger && im.log_min_level <= 2) {
       CallbackScope scope;
       im.logger(2, fmt::format("slow commit: event {} waited {} ms for its commit", seq,

@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 
 #include <array>
+#include <condition_variable>
 #include <atomic>
 #include <cstdlib>
 #include <deque>
@@ -256,6 +257,11 @@ class Connection {
   std::unordered_map<std::string, std::string> prepared_;
 };
 
+// kIdle: no transaction; kOpen: the log-lock transaction is open and threads
+// may join it; kBusy: one thread is using the connection (beginning,
+// committing, executing).
+enum class WriterState : uint8_t { kIdle, kOpen, kBusy };
+
 class PgStore final : public EventStore {
  public:
   explicit PgStore(StoreOptions options) : options_(std::move(options)) {
@@ -281,17 +287,17 @@ class PgStore final : public EventStore {
     queue_mu_.unlock();
   }
   Status commit(int64_t seq) override;
-  // Inside the calling thread's own log-lock transaction there is nothing to
-  // flush early: its commit() ends it. (A plugin querying the engine from a
-  // callback of the push that holds the lock must not commit the push.)
-  Status flush() override { return owns_txn() ? Status::ok() : commit(0); }
+  // A thread inside the log-lock transaction has nothing to flush early: its
+  // commit() ends its part. (A plugin querying the engine from a callback of
+  // the push that holds the lock must not commit the push.)
+  Status flush() override { return is_user() ? Status::ok() : commit(0); }
   int64_t durable_seq() const override { return durable_seq_.load(std::memory_order_acquire); }
   Status read(std::string_view sql, std::initializer_list<Value> params,
               const RowFn& fn) override;
   Status execute(std::string_view sql, std::initializer_list<Value> params,
                  int64_t* changes) override;
   bool shared() const override { return true; }
-  Status lock_log() override;
+  Status lock_log(bool* began) override;
   Durability durability() const override { return options_.durability; }
   StoreStats stats() const override;
   Status check_integrity() override;
@@ -302,18 +308,29 @@ class PgStore final : public EventStore {
   // Runs `batch` and COMMIT on the writer in one pipeline. `in_txn`: the
   // log-lock transaction is open already.
   Status write_batch(const Batch& batch, bool in_txn);
-  bool owns_txn() const { return txn_owner_.load() == std::this_thread::get_id(); }
-  void end_txn() {
-    txn_owner_.store(std::thread::id());
-    txn_mu_.unlock();
-  }
+  // The calling thread joined the log-lock transaction and has not committed.
+  bool is_user() const { return tls_user_ == this; }
+  // txn_mu_ held via `lock`, the writer idle or open with no user: commits
+  // what is pending (the open transaction, else a transaction of its own).
+  Status lead_commit(std::unique_lock<std::mutex>& lock);
+  // Waits until the writer is idle, then takes it for one operation.
+  void take_idle_writer(std::unique_lock<std::mutex>& lock);
+  void release_writer(std::unique_lock<std::mutex>& lock, WriterState next);
+  bool failed(int64_t seq) const;  // txn_mu_ held
 
   StoreOptions options_;
-  // Lock order: txn_mu_ -> reader_mu_; queue_mu_ is a leaf.
-  // The writer connection belongs to whoever holds txn_mu_: the thread inside
-  // lock_log()..commit(), or a commit of its own.
+  // The writer connection and the log-lock transaction on it, which every
+  // thread of this engine that decides something joins (lock_log) and the
+  // last of them to commit ends: commits group the events of concurrent
+  // pushes, and the lock is never held while no thread uses it.
+  // Lock order: txn_mu_ -> queue_mu_; reader_mu_ is separate.
   std::mutex txn_mu_;
-  std::atomic<std::thread::id> txn_owner_{};
+  std::condition_variable txn_cv_;
+  WriterState writer_state_ = WriterState::kIdle;  // txn_mu_
+  int users_ = 0;  // txn_mu_: threads in the open transaction, not yet committed
+  std::vector<std::pair<int64_t, int64_t>> failed_ranges_;  // txn_mu_
+  Status last_failure_;                                     // txn_mu_
+  static thread_local const PgStore* tls_user_;
   Connection writer_;
   std::mutex reader_mu_;
   Connection reader_;
@@ -321,11 +338,11 @@ class PgStore final : public EventStore {
   Batch pending_;  // queue_mu_
   // The thread holding queue_mu_ for a write group, whose writes skip locking.
   std::atomic<std::thread::id> group_owner_{};
-  Batch writing_;  // txn_mu_
-  Params params_;  // txn_mu_
+  Batch writing_;  // the kBusy thread's
+  Params params_;  // the kBusy thread's
   std::atomic<int64_t> durable_seq_{0};
   std::atomic<int64_t> commits_{0}, rows_written_{0}, failed_commits_{0};
-  int64_t audit_rows_ = 0;  // txn_mu_
+  int64_t audit_rows_ = 0;  // the kBusy thread's
   bool closed_ = false;
 };
 
@@ -385,22 +402,47 @@ Status PgStore::migrate() {
   return s;
 }
 
-Status PgStore::lock_log() {
-  if (owns_txn()) return Status::ok();
-  txn_mu_.lock();
+thread_local const PgStore* PgStore::tls_user_ = nullptr;
+
+void PgStore::take_idle_writer(std::unique_lock<std::mutex>& lock) {
+  txn_cv_.wait(lock, [&] { return writer_state_ == WriterState::kIdle; });
+  writer_state_ = WriterState::kBusy;
+}
+
+void PgStore::release_writer(std::unique_lock<std::mutex>& lock, WriterState next) {
+  (void)lock;
+  writer_state_ = next;
+  txn_cv_.notify_all();
+}
+
+Status PgStore::lock_log(bool* began) {
+  if (began) *began = false;
+  if (is_user()) return Status::ok();
+  std::unique_lock<std::mutex> lock(txn_mu_);
+  txn_cv_.wait(lock, [&] { return writer_state_ != WriterState::kBusy; });
+  if (writer_state_ == WriterState::kOpen) {
+    // Another thread of this engine holds the lock: nothing was appended by
+    // other engines since it looked, and this thread's rows join its commit.
+    ++users_;
+    tls_user_ = this;
+    return Status::ok();
+  }
+  writer_state_ = WriterState::kBusy;
+  lock.unlock();
   Status s = writer_.ensure();
   if (s) {
     s = writer_.exec(fmt::format("BEGIN; SELECT pg_advisory_xact_lock({})", kLogLockKey).c_str(),
                      "taking the log lock");
   }
-  if (!s) {
-    if (writer_.pg() && PQtransactionStatus(writer_.pg()) != PQTRANS_IDLE) {
-      writer_.exec("ROLLBACK", "rolling back");
-    }
-    txn_mu_.unlock();
-    return s;
+  if (!s && writer_.pg() && PQtransactionStatus(writer_.pg()) != PQTRANS_IDLE) {
+    writer_.exec("ROLLBACK", "rolling back");
   }
-  txn_owner_.store(std::this_thread::get_id());
+  lock.lock();
+  release_writer(lock, s ? WriterState::kOpen : WriterState::kIdle);
+  if (!s) return s;
+  ++users_;
+  tls_user_ = this;
+  if (began) *began = true;
   return Status::ok();
 }
 
@@ -471,14 +513,21 @@ Status PgStore::write_batch(const Batch& batch, bool in_txn) {
   return Status::ok();
 }
 
-Status PgStore::commit(int64_t seq) {
-  (void)seq;  // the caller's rows are in pending_ or committed already
-  bool in_txn = owns_txn();
-  if (!in_txn) txn_mu_.lock();
+bool PgStore::failed(int64_t seq) const {
+  for (const auto& [lo, hi] : failed_ranges_) {
+    if (seq >= lo && seq <= hi) return true;
+  }
+  return false;
+}
+
+Status PgStore::lead_commit(std::unique_lock<std::mutex>& lock) {
+  const bool in_txn = writer_state_ == WriterState::kOpen;
+  writer_state_ = WriterState::kBusy;
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    std::lock_guard<std::mutex> queue(queue_mu_);
     std::swap(pending_, writing_);
   }
+  lock.unlock();
   Status s;
   if (!writing_.empty() || in_txn) {
     bool reset = false;
@@ -490,16 +539,64 @@ Status PgStore::commit(int64_t seq) {
                         "storage: the PostgreSQL transaction holding the log lock was lost");
     }
     if (s) s = write_batch(writing_, in_txn);
-    if (!s) ++failed_commits_;
   }
-  int64_t last = writing_.last_seq;
+  const int64_t first = writing_.first_seq();
+  const int64_t last = writing_.last_seq;
   writing_.clear();
+  lock.lock();
+  if (!s) {
+    ++failed_commits_;
+    last_failure_ = s;
+    if (first > 0) {
+      failed_ranges_.emplace_back(first, last);
+      if (failed_ranges_.size() > 64) failed_ranges_.erase(failed_ranges_.begin());
+    }
+  }
   // A failed batch's numbers are used up too: the next event follows them.
   if (last > durable_seq_.load(std::memory_order_relaxed)) {
     durable_seq_.store(last, std::memory_order_release);
   }
-  end_txn();
+  release_writer(lock, WriterState::kIdle);
   return s;
+}
+
+// Group commit: the last thread of the open transaction to commit writes
+// every joined thread's rows and COMMITs, releasing the log lock; the others
+// wait for it. A commit(0) of a joined thread only leaves the transaction
+// (committing it when it was the last); of any other thread, it commits what
+// is queued.
+Status PgStore::commit(int64_t seq) {
+  std::unique_lock<std::mutex> lock(txn_mu_);
+  const bool was_user = is_user();
+  if (was_user) {
+    tls_user_ = nullptr;
+    --users_;
+  }
+  for (;;) {
+    if (seq > 0 && durable_seq_.load(std::memory_order_acquire) >= seq) {
+      return failed(seq) ? last_failure_ : Status::ok();
+    }
+    if (writer_state_ == WriterState::kOpen && users_ == 0) {
+      Status s = lead_commit(lock);
+      if (seq == 0) return s;
+      continue;
+    }
+    if (writer_state_ == WriterState::kOpen || writer_state_ == WriterState::kBusy) {
+      // Joined threads still deciding, or a commit in flight.
+      if (was_user && seq == 0) return Status::ok();
+      txn_cv_.wait(lock);
+      continue;
+    }
+    // Idle: rows queued outside the transaction (refusals' audit rows).
+    bool queued;
+    {
+      std::lock_guard<std::mutex> queue(queue_mu_);
+      queued = !pending_.empty();
+    }
+    if (!queued) return Status::ok();
+    Status s = lead_commit(lock);
+    if (seq == 0) return s;
+  }
 }
 
 Status PgStore::read(std::string_view sql, std::initializer_list<Value> params,
@@ -534,16 +631,26 @@ Status PgStore::execute(std::string_view sql, std::initializer_list<Value> param
                         int64_t* changes) {
   Status s = flush();
   if (!s) return s;
-  std::lock_guard<std::mutex> txn(txn_mu_);
-  if (!(s = writer_.ensure())) return s;
+  std::unique_lock<std::mutex> lock(txn_mu_);
+  take_idle_writer(lock);
+  lock.unlock();
   std::string name;
-  if (!(s = writer_.prepared(numbered_placeholders(sql), &name))) return s;
-  Params p;
-  for (const Value& v : params) p.add(v, false);
-  Result r(PQexecPrepared(writer_.pg(), name.c_str(), p.size(), p.values(), nullptr, nullptr, 0));
-  if (!r.ok()) return writer_.result_error(r, "executing a statement");
-  if (changes) *changes = std::strtoll(PQcmdTuples(r.res), nullptr, 10);
-  return Status::ok();
+  s = writer_.ensure();
+  if (s) s = writer_.prepared(numbered_placeholders(sql), &name);
+  if (s) {
+    Params p;
+    for (const Value& v : params) p.add(v, false);
+    Result r(
+        PQexecPrepared(writer_.pg(), name.c_str(), p.size(), p.values(), nullptr, nullptr, 0));
+    if (!r.ok()) {
+      s = writer_.result_error(r, "executing a statement");
+    } else if (changes) {
+      *changes = std::strtoll(PQcmdTuples(r.res), nullptr, 10);
+    }
+  }
+  lock.lock();
+  release_writer(lock, WriterState::kIdle);
+  return s;
 }
 
 StoreStats PgStore::stats() const {
@@ -591,8 +698,10 @@ Status PgStore::close() {
   Status s = writer_.pg() ? flush() : Status::ok();
   closed_ = true;
   {
-    std::lock_guard<std::mutex> txn(txn_mu_);
+    std::unique_lock<std::mutex> lock(txn_mu_);
+    take_idle_writer(lock);
     writer_.close();
+    release_writer(lock, WriterState::kIdle);
   }
   std::lock_guard<std::mutex> lock(reader_mu_);
   reader_.close();
