@@ -158,6 +158,7 @@ class EventStore {
   }
 
   virtual Durability durability() const = 0;
+  // Called on every push: counters only, never a round trip to a server.
   virtual StoreStats stats() const = 0;
   // Runs the store's integrity check; ok or kStorage naming the problem.
   virtual Status check_integrity() = 0;

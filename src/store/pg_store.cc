@@ -663,11 +663,6 @@ StoreStats PgStore::stats() const {
     std::lock_guard<std::mutex> lock(queue_mu_);
     st.pending_rows = static_cast<int64_t>(pending_.writes.size());
   }
-  auto* self = const_cast<PgStore*>(this);
-  self->read("SELECT pg_database_size(current_database())", {}, [&](const Row& r) {
-    st.db_bytes = r.int64(0);
-    return false;
-  });
   return st;
 }
 
