@@ -8,6 +8,9 @@ namespace baton {
 
 namespace {
 
+// Times are added to the clock: bounded far from overflowing.
+constexpr int64_t kMaxSpanMs = int64_t{30} * 24 * 3600 * 1000;
+
 Status bad(std::string message) { return Status::error(Code::kInvalidArgument, std::move(message)); }
 
 }  // namespace
@@ -31,10 +34,10 @@ Status EngineOptions::from_json(std::string_view json, EngineOptions* out) {
       dst->assign(s);
       return Status::ok();
     };
-    auto want_int = [&](int64_t* dst, int64_t min) -> Status {
+    auto want_int = [&](int64_t* dst, int64_t min, int64_t max = kMaxSpanMs) -> Status {
       int64_t n;
-      if (v.get(n) != simdjson::SUCCESS || n < min) {
-        return bad(fmt::format("option \"{}\" must be an integer >= {}", key, min));
+      if (v.get(n) != simdjson::SUCCESS || n < min || n > max) {
+        return bad(fmt::format("option \"{}\" must be an integer from {} to {}", key, min, max));
       }
       *dst = n;
       return Status::ok();

@@ -143,6 +143,9 @@ bool lookup_field(std::string_view key, int* out) {
 
 constexpr int64_t kMaxRetries = 100;
 constexpr int64_t kMaxClaimCount = 1000;
+// Leases and run timeouts are added to the clock: 30 days keeps every
+// deadline far from overflowing and is longer than any CI run.
+constexpr int64_t kMaxSpanMs = int64_t{30} * 24 * 3600 * 1000;
 
 }  // namespace
 
@@ -209,7 +212,8 @@ bool EventSchemaReader::read_field(int field, od::value& value) {
     case kAttempt: return r.read_int(value, &e.attempt) && r.require_at_least(e.attempt, 1);
     case kCount:
       return r.read_int(value, &e.count) && r.require_between(e.count, 1, kMaxClaimCount);
-    case kLeaseMs: return r.read_int(value, &e.lease_ms) && r.require_at_least(e.lease_ms, 1);
+    case kLeaseMs:
+      return r.read_int(value, &e.lease_ms) && r.require_between(e.lease_ms, 1, kMaxSpanMs);
     case kDurationMs:
       if (!r.read_number(value, &e.duration_ms)) return false;
       if (e.duration_ms < 0) return r.fail(Code::kInvalid, "range", "must be at least 0");
@@ -439,14 +443,15 @@ bool EventSchemaReader::read_config(od::value& value) {
       return r.read_int(member, &config.retries) && r.require_between(config.retries, 0, kMaxRetries);
     }
     if (key == "lease_ms") {
-      return r.read_int(member, &config.lease_ms) && r.require_at_least(config.lease_ms, 1);
+      return r.read_int(member, &config.lease_ms) &&
+             r.require_between(config.lease_ms, 1, kMaxSpanMs);
     }
     if (key == "max_failures") {
       return r.read_int(member, &config.max_failures) && r.require_at_least(config.max_failures, 1);
     }
     if (key == "run_timeout_ms") {
       return r.read_int(member, &config.run_timeout_ms) &&
-             r.require_at_least(config.run_timeout_ms, 1);
+             r.require_between(config.run_timeout_ms, 1, kMaxSpanMs);
     }
     if (key == "failed_first") {
       bool failed_first = false;

@@ -108,6 +108,12 @@ int main(int argc, char** argv) {
   CHECK(contains(baton_last_error(), "bogus"));
   CHECK(e == NULL);
   CHECK(baton_open(NULL, NULL) == BATON_EINVALID_ARGUMENT);
+  /* times are added to the clock: one past 30 days is refused, not overflowed */
+  CHECK(baton_open("{\"async_flush_ms\":555555555555555554}", &e) == BATON_EINVALID_ARGUMENT);
+  CHECK(contains(baton_last_error(), "async_flush_ms"));
+  CHECK(baton_open("{\"session_grace_ms\":9223372036854775807}", &e) ==
+        BATON_EINVALID_ARGUMENT);
+  CHECK(e == NULL);
 
   CHECK(baton_open(options, &e) == BATON_OK);
   CHECK(strcmp(baton_last_error(), "") == 0);

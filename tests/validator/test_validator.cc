@@ -441,6 +441,14 @@ TEST_CASE("ranges and enums", "[validator][values]") {
                   "range");
   REQUIRE_REFUSED(R"({"type":"queue.claim","run":"r","lease_ms":0})", Code::kInvalid, "lease_ms",
                   "range");
+  // Spans are added to the clock: one that would overflow it is refused.
+  REQUIRE_REFUSED(R"({"type":"queue.claim","run":"r","lease_ms":9223372036854775807})",
+                  Code::kInvalid, "lease_ms", "range");
+  REQUIRE_REFUSED(R"({"type":"run.start","run":"r","config":{"lease_ms":2592000001}})",
+                  Code::kInvalid, "config.lease_ms", "range");
+  REQUIRE_REFUSED(R"({"type":"run.start","run":"r","config":{"run_timeout_ms":9223372036854775000}})",
+                  Code::kInvalid, "config.run_timeout_ms", "range");
+  REQUIRE_VALID(R"({"type":"run.start","run":"r","config":{"lease_ms":2592000000}})", e);
   REQUIRE_REFUSED(R"({"type":"run.start","run":"r","config":{"retries":101}})", Code::kInvalid,
                   "config.retries", "range");
   REQUIRE_REFUSED(R"({"type":"run.start","run":"r","config":{"retries":-1}})", Code::kInvalid,
