@@ -8,7 +8,10 @@
 // server, created and dropped by the benchmark), against the same reference.
 //
 //   bench_ingest [--tests N] [--workers W] [--json] [--quick] [--growth]
-//                [--memory-tests N] [--dir DIR] [--pg DSN]
+//                [--memory-tests N] [--dir DIR] [--pg DSN] [--modes LIST]
+//
+// --modes in-memory,async,normal,full runs only those baton rows (for
+// profiling one path); --memory-tests 0 leaves out the memory measurement.
 #include <baton/baton.h>
 #include <simdjson.h>
 #include <sqlite3.h>
@@ -324,6 +327,7 @@ int main(int argc, char** argv) {
   int64_t memory_tests = 1000000;
   std::string dir = "/tmp";
   std::string pg_dsn;
+  std::string modes;  // --modes a,b: only these baton modes (profiling); empty: all
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
@@ -332,11 +336,12 @@ int main(int argc, char** argv) {
     else if (a == "--json") json = true;
     else if (a == "--quick") quick = true;
     else if (a == "--growth") do_growth = true;
+    else if (a == "--modes") modes = "," + next() + ",";
     else if (a == "--memory-tests") memory_tests = std::stoll(next());
     else if (a == "--dir") dir = next();
     else if (a == "--pg") pg_dsn = next();
     else {
-      std::fprintf(stderr, "usage: bench_ingest [--tests N] [--workers W] [--json] [--quick] [--growth] [--memory-tests N] [--dir DIR] [--pg DSN]\n");
+      std::fprintf(stderr, "usage: bench_ingest [--tests N] [--workers W] [--json] [--quick] [--growth] [--memory-tests N] [--dir DIR] [--pg DSN] [--modes in-memory,async,normal,full]\n");
       return 2;
     }
   }
@@ -352,21 +357,24 @@ int main(int argc, char** argv) {
 
   Result ref = run_reference(dir + "/baton-bench-ref.db", st, all);
   results.push_back(ref);
+  auto wanted = [&](const char* mode) {
+    return modes.empty() || modes.find(fmt::format(",{},", mode)) != std::string::npos;
+  };
   auto add = [&](Result r, const Result& against) {
     r.ratio = r.eps() / against.eps();
     results.push_back(r);
   };
   for (int threads : {1, 2}) {
-    add(run_baton("in-memory", R"({"path":":memory:","durability":"normal"})", st, threads, all), ref);
-    remove_db(db);
-    add(run_baton("async", fmt::format(R"({{"path":"{}","durability":"async"}})", db), st, threads, all), ref);
-    remove_db(db);
-    add(run_baton("normal", fmt::format(R"({{"path":"{}","durability":"normal"}})", db), st, threads, all), ref);
-    remove_db(db);
-    // fsync per commit: a smaller slice, compared with the reference's rate.
-    size_t slice = std::min<size_t>(all, 5000);
-    add(run_baton("full", fmt::format(R"({{"path":"{}","durability":"full"}})", db), st, threads, slice), ref);
-    remove_db(db);
+    if (wanted("in-memory"))
+      add(run_baton("in-memory", R"({"path":":memory:","durability":"normal"})", st, threads, all), ref);
+    for (const char* mode : {"async", "normal", "full"}) {
+      if (!wanted(mode)) continue;
+      remove_db(db);
+      // fsync per commit: a smaller slice, compared with the reference's rate.
+      size_t slice = std::string(mode) == "full" ? std::min<size_t>(all, 5000) : all;
+      add(run_baton(mode, fmt::format(R"({{"path":"{}","durability":"{}"}})", db, mode), st, threads, slice), ref);
+      remove_db(db);
+    }
   }
 #if BATON_WITH_POSTGRESQL
   if (!pg_dsn.empty()) {
@@ -389,7 +397,7 @@ int main(int argc, char** argv) {
   }
 #endif
   double heap_per_test = 0;
-  double per_test = bytes_per_tracked_test(memory_tests, dir + "/baton-bench-mem.db", &heap_per_test);
+  double per_test = memory_tests > 0 ? bytes_per_tracked_test(memory_tests, dir + "/baton-bench-mem.db", &heap_per_test) : 0;
   int64_t rss = peak_rss_kb();
   if (do_growth) {
     size_t slice = std::min<size_t>(all, 200000);

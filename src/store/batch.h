@@ -11,6 +11,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "baton/store.h"
@@ -80,6 +81,60 @@ struct Batch {
     v.d = q.d;
     if (q.kind == Value::Kind::kText) v.s = std::string_view(arena).substr(q.off, q.len);
     return v;
+  }
+  // Marks in `skip` the upserts that a later write of the same statement and
+  // key in this batch makes redundant, so that a commit writes each derived
+  // row once however many events of the batch touched it. Every upsert but
+  // the clients' replaces the whole row, so the last one wins; the clients'
+  // keeps the highest seq, so the write holding it is the one kept. The
+  // rows of one batch commit in one transaction, so the result is the same.
+  // Small batches are left alone: one event rarely writes a key twice.
+  void superseded(std::vector<uint8_t>* skip) const {
+    skip->assign(writes.size(), 0);
+    if (writes.size() < kCoalesceFrom) return;
+    std::unordered_map<std::string, size_t> last;  // key -> index of the kept write
+    last.reserve(writes.size() / 2);
+    std::string key;
+    for (size_t i = writes.size(); i-- > 0;) {
+      const QueuedWrite& w = writes[i];
+      size_t key_values = key_columns(w.stmt);
+      if (key_values == 0 || w.count < key_values) continue;
+      key.assign(1, static_cast<char>(w.stmt));
+      for (uint16_t k = 0; k < key_values; ++k) {
+        const QueuedValue& q = values[w.first + k];
+        key.push_back(static_cast<char>(q.kind));
+        if (q.kind == Value::Kind::kText) {
+          key.append(arena, q.off, q.len + 1);  // with its NUL: keys stay unambiguous
+        } else {
+          key.append(reinterpret_cast<const char*>(&q.i), sizeof q.i);
+        }
+      }
+      auto [it, inserted] = last.try_emplace(key, i);
+      if (inserted) continue;
+      if (w.stmt == Stmt::kUpsertClientSeq) {
+        // Keep whichever holds the higher seq.
+        const QueuedValue& kept = values[writes[it->second].first + 1];
+        const QueuedValue& here = values[w.first + 1];
+        if (here.kind == Value::Kind::kInt && kept.kind == Value::Kind::kInt && here.i > kept.i) {
+          (*skip)[it->second] = 1;
+          it->second = i;
+          continue;
+        }
+      }
+      (*skip)[i] = 1;
+    }
+  }
+  static constexpr size_t kCoalesceFrom = 8;
+  // How many leading values form the key of an upsert (0: not an upsert).
+  static size_t key_columns(Stmt stmt) {
+    switch (stmt) {
+      case Stmt::kUpsertRun: return 1;           // run
+      case Stmt::kUpsertSuite: return 2;         // run, suite
+      case Stmt::kUpsertAttempt: return 3;       // run, test, attempt
+      case Stmt::kUpsertClientSeq: return 1;     // client
+      case Stmt::kUpsertSpec: return 2;          // run, spec
+      default: return 0;
+    }
   }
   // The lowest event sequence number in the batch (0: none).
   int64_t first_seq() const {

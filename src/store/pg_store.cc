@@ -340,6 +340,7 @@ class PgStore final : public EventStore {
   std::atomic<std::thread::id> group_owner_{};
   Batch writing_;  // the kBusy thread's
   Params params_;  // the kBusy thread's
+  std::vector<uint8_t> skip_;  // the kBusy thread's: the batch's superseded upserts
   std::atomic<int64_t> durable_seq_{0};
   std::atomic<int64_t> commits_{0}, rows_written_{0}, failed_commits_{0};
   int64_t audit_rows_ = 0;  // the kBusy thread's
@@ -477,8 +478,13 @@ Status PgStore::write_batch(const Batch& batch, bool in_txn) {
     send_sql("BEGIN");
     if (has_events) send_sql(fmt::format("SELECT pg_advisory_xact_lock({})", kLogLockKey).c_str());
   }
-  for (const QueuedWrite& w : batch.writes) {
+  batch.superseded(&skip_);
+  int64_t written = 0;
+  for (size_t i = 0; i < batch.writes.size(); ++i) {
     if (!send_ok) break;
+    if (skip_[i]) continue;
+    const QueuedWrite& w = batch.writes[i];
+    ++written;
     params_.clear();
     for (uint16_t k = 0; k < w.count; ++k) params_.add(batch.value(w, k), true);
     send_ok = PQsendQueryPrepared(pg, names[static_cast<size_t>(w.stmt)].c_str(), params_.size(),
@@ -508,7 +514,7 @@ Status PgStore::write_batch(const Batch& batch, bool in_txn) {
   PQexitPipelineMode(pg);
   if (PQtransactionStatus(pg) != PQTRANS_IDLE) writer_.exec("ROLLBACK", "rolling back");
   if (!s) return s;
-  rows_written_ += static_cast<int64_t>(batch.writes.size());
+  rows_written_ += written;
   ++commits_;
   return Status::ok();
 }

@@ -110,6 +110,7 @@ class SqliteStore final : public EventStore {
   sqlite3* db_ = nullptr;
   std::array<sqlite3_stmt*, static_cast<size_t>(Stmt::kCount)> write_stmts_{};
   std::unordered_map<std::string, sqlite3_stmt*> read_stmts_;
+  std::vector<uint8_t> skip_;  // conn_mu_: the batch's superseded upserts
 
   // Lock order: commit_mu_ -> conn_mu_ ; queue_mu_ is a leaf.
   std::mutex commit_mu_;  // one committing leader at a time
@@ -244,14 +245,18 @@ Status SqliteStore::bind(sqlite3_stmt* st, int index, const Value& v) {
 Status SqliteStore::write_batch(Batch* batch) {
   Status s = exec("BEGIN IMMEDIATE");
   if (!s) return s;
-  int64_t audit = 0;
-  for (const QueuedWrite& w : batch->writes) {
+  int64_t audit = 0, written = 0;
+  batch->superseded(&skip_);
+  for (size_t i = 0; i < batch->writes.size(); ++i) {
+    if (skip_[i]) continue;
+    const QueuedWrite& w = batch->writes[i];
     sqlite3_stmt* st = write_stmts_[static_cast<size_t>(w.stmt)];
+    // Every parameter is bound for every row, so no clear_bindings is needed.
     for (uint16_t k = 0; k < w.count && s; ++k) s = bind(st, k + 1, batch->value(w, k));
     if (s && sqlite3_step(st) != SQLITE_DONE) s = sqlite_error("writing a row");
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
     if (!s) break;
+    ++written;
     if (w.stmt == Stmt::kInsertAudit) ++audit;
   }
   if (s && audit > 0) {
@@ -269,7 +274,7 @@ Status SqliteStore::write_batch(Batch* batch) {
     if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK");
     return s;
   }
-  rows_written_ += static_cast<int64_t>(batch->writes.size());
+  rows_written_ += written;
   ++commits_;
   return Status::ok();
 }

@@ -471,6 +471,49 @@ TEST_CASE("client high-water marks only go up") {
   CHECK(mark("ci-1") == 9);
 }
 
+TEST_CASE("a large batch writes each derived row once, with the last write of its key") {
+  StoreUnderTest t("coalesce");
+  EventStore* store = t.store.get();
+  // Many events of a few clients and runs in one batch: 40 events, each with
+  // its client's mark, and suite and spec rows written over and over.
+  for (int64_t seq = 1; seq <= 40; ++seq) {
+    std::string client = seq % 2 ? "ci-1" : "ci-10";  // "ci-1" is a prefix of "ci-10"
+    write_event(store, seq, "r1");
+    store->write(Stmt::kUpsertClientSeq, {client, seq}, seq);
+    store->write(Stmt::kUpsertSuite,
+                 {"r1", seq % 4 < 2 ? "s1" : "s", fmt::format("name-{}", seq), Value(), Value(),
+                  seq, Value()},
+                 seq);
+    store->write(Stmt::kUpsertSpec,
+                 {"r1", "a.ts", "leased", seq, "w1", "1.1", int64_t{61000}, Value(), 100.0,
+                  Value(), int64_t{0}},
+                 seq);
+  }
+  // A mark lower than one written before it in the batch is kept out.
+  store->write(Stmt::kUpsertClientSeq, {"ci-1", int64_t{3}}, 40);
+  // Keys differ by kind as well as by value: run "1" and suite 1 are not "1"/"1".
+  store->write(Stmt::kUpsertSuite, {"r11", "x", "a", Value(), Value(), int64_t{1}, Value()}, 40);
+  store->write(Stmt::kUpsertSuite, {"r1", "1x", "b", Value(), Value(), int64_t{1}, Value()}, 40);
+  REQUIRE(store->commit(40));
+
+  CHECK(t.dump({"SELECT client, seq FROM clients ORDER BY client",
+                "SELECT run, suite, name, started_at FROM suites ORDER BY run, suite",
+                "SELECT spec, attempts FROM specs"}) ==
+        "SELECT client, seq FROM clients ORDER BY client\n"
+        "ci-1|39|\n"
+        "ci-10|40|\n"
+        "SELECT run, suite, name, started_at FROM suites ORDER BY run, suite\n"
+        "r1|1x|b|1|\n"
+        "r1|s|name-39|39|\n"
+        "r1|s1|name-40|40|\n"
+        "r11|x|a|1|\n"
+        "SELECT spec, attempts FROM specs\n"
+        "a.ts|40|\n");
+  CHECK(t.count("SELECT COUNT(*) FROM events") == 40);
+  // 40 events, 2 marks, 4 suites, 1 spec.
+  CHECK(store->stats().rows_written == 47);
+}
+
 TEST_CASE("a batch that fails leaves none of its rows, and the store goes on") {
   StoreUnderTest t("failed-batch");
   EventStore* store = t.store.get();
