@@ -19,8 +19,9 @@ build: deps
 test: build
 	bash scripts/run-tests.sh $(BUILD)
 
-test-sanitizers: build
-	BATON_SANITIZERS=1 bash scripts/run-tests.sh $(BUILD)
+# Only the sanitizer builds (build-asan, build-tsan), which `make test` runs too.
+test-sanitizers: deps
+	bash scripts/tests.d/sanitizers.sh
 
 demo: build
 	bash scripts/demo.sh $(BUILD)

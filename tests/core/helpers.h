@@ -118,7 +118,8 @@ struct ExpectedCounts {
 inline ExpectedCounts expected_counts(const Stream& st) {
   // Last test.end status per test id, and whether an earlier attempt failed.
   std::map<std::string, std::pair<std::string, bool>> last;
-  for (const auto& [client, json] : st.messages) {
+  for (const auto& message : st.messages) {
+    const std::string& json = message.second;
     if (json.find("\"type\":\"test.end\"") == std::string::npos) continue;
     auto field = [&](const char* key) {
       std::string k = fmt::format("\"{}\":\"", key);

@@ -97,8 +97,8 @@ inline std::string dump_tables(EventStore* store, std::string* error) {
       "SELECT * FROM attempts ORDER BY run, test, attempt",
       "SELECT * FROM clients ORDER BY client",
       "SELECT * FROM specs ORDER BY run, spec",
-      "SELECT seq, run, type, client, client_seq, client_ts, received_at, payload FROM events "
-      "ORDER BY seq",
+      ("SELECT seq, run, type, client, client_seq, client_ts, received_at, payload FROM events "
+       "ORDER BY seq"),
   };
   for (const char* q : queries) {
     out += q;

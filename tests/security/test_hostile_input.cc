@@ -180,8 +180,8 @@ void push_good_run(TestEngine& e) {
       R"({"type":"test.start","run":"good","id":"t1","name":"adds","suite":"s1","seq":3})",
       R"({"type":"test.end","run":"good","id":"t1","status":"passed","duration_ms":3,"seq":4})",
       R"({"type":"test.start","run":"good","id":"t2","name":"divides","suite":"s1","seq":5})",
-      R"({"type":"test.end","run":"good","id":"t2","status":"failed","seq":6,)"
-      R"("error":{"message":"division by zero"}})",
+      (R"({"type":"test.end","run":"good","id":"t2","status":"failed","seq":6,)"
+       R"("error":{"message":"division by zero"}})"),
       R"({"type":"test.start","run":"good","id":"t3","name":"skips","seq":7})",
       R"({"type":"test.end","run":"good","id":"t3","status":"skipped","seq":8})",
   };
