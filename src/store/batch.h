@@ -104,7 +104,10 @@ struct Batch {
         const QueuedValue& q = values[w.first + k];
         key.push_back(static_cast<char>(q.kind));
         if (q.kind == Value::Kind::kText) {
-          key.append(arena, q.off, q.len + 1);  // with its NUL: keys stay unambiguous
+          // Length first, so that no text (NULs included) can run into the
+          // next column and make two keys equal.
+          key.append(reinterpret_cast<const char*>(&q.len), sizeof q.len);
+          key.append(arena, q.off, q.len);
         } else {
           key.append(reinterpret_cast<const char*>(&q.i), sizeof q.i);
         }
