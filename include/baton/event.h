@@ -56,6 +56,11 @@ struct PlanSpec {
   int64_t estimate_ms = -1;  // -1: absent
 };
 
+// The longest span that is added to the clock (leases, run timeouts, the
+// engine's timing options): 30 days, longer than any CI run and far from
+// overflowing a deadline.
+inline constexpr int64_t kMaxSpanMs = int64_t{30} * 24 * 3600 * 1000;
+
 // run.start `config`; -1 means absent (the engine's default applies).
 struct RunConfig {
   int64_t retries = -1;         // extra attempts for a failed spec

@@ -2,14 +2,12 @@
 
 #include <fmt/format.h>
 
+#include "baton/event.h"
 #include "baton/orchestrator.h"
 
 namespace baton {
 
 namespace {
-
-// Times are added to the clock: bounded far from overflowing.
-constexpr int64_t kMaxSpanMs = int64_t{30} * 24 * 3600 * 1000;
 
 Status bad(std::string message) { return Status::error(Code::kInvalidArgument, std::move(message)); }
 

@@ -12,8 +12,10 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include "baton/status.h"
 #include "baton/store.h"
 
 namespace baton {
@@ -146,6 +148,34 @@ struct Batch {
     }
     return 0;
   }
+};
+
+// The outcome of the recent batches that failed. One thread commits a batch
+// for many (group commit); each of the others then looks its own event's
+// sequence number up here. A few recent ranges suffice, because a thread
+// looks right after the leader that took its rows finishes.
+class FailedBatches {
+ public:
+  // Notes that the batch of events [first_seq, last_seq] failed with `s`
+  // (first_seq 0: a batch with no events, which no one looks up).
+  void record(const Status& s, int64_t first_seq, int64_t last_seq) {
+    last_ = s;
+    if (first_seq <= 0) return;
+    ranges_.emplace_back(first_seq, last_seq);
+    if (ranges_.size() > kKept) ranges_.erase(ranges_.begin());
+  }
+  // The failure of the batch that held event `seq`; ok when it was stored.
+  Status outcome(int64_t seq) const {
+    for (const auto& [lo, hi] : ranges_) {
+      if (seq >= lo && seq <= hi) return last_;
+    }
+    return Status::ok();
+  }
+
+ private:
+  static constexpr size_t kKept = 64;
+  std::vector<std::pair<int64_t, int64_t>> ranges_;
+  Status last_;
 };
 
 }  // namespace baton

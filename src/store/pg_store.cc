@@ -20,8 +20,8 @@
 #include <libpq-fe.h>
 
 #include <array>
-#include <condition_variable>
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
 #include <deque>
 #include <mutex>
@@ -316,7 +316,6 @@ class PgStore final : public EventStore {
   // Waits until the writer is idle, then takes it for one operation.
   void take_idle_writer(std::unique_lock<std::mutex>& lock);
   void release_writer(std::unique_lock<std::mutex>& lock, WriterState next);
-  bool failed(int64_t seq) const;  // txn_mu_ held
 
   StoreOptions options_;
   // The writer connection and the log-lock transaction on it, which every
@@ -328,8 +327,7 @@ class PgStore final : public EventStore {
   std::condition_variable txn_cv_;
   WriterState writer_state_ = WriterState::kIdle;  // txn_mu_
   int users_ = 0;  // txn_mu_: threads in the open transaction, not yet committed
-  std::vector<std::pair<int64_t, int64_t>> failed_ranges_;  // txn_mu_
-  Status last_failure_;                                     // txn_mu_
+  FailedBatches failures_;  // txn_mu_
   static thread_local const PgStore* tls_user_;
   Connection writer_;
   std::mutex reader_mu_;
@@ -519,13 +517,6 @@ Status PgStore::write_batch(const Batch& batch, bool in_txn) {
   return Status::ok();
 }
 
-bool PgStore::failed(int64_t seq) const {
-  for (const auto& [lo, hi] : failed_ranges_) {
-    if (seq >= lo && seq <= hi) return true;
-  }
-  return false;
-}
-
 Status PgStore::lead_commit(std::unique_lock<std::mutex>& lock) {
   const bool in_txn = writer_state_ == WriterState::kOpen;
   writer_state_ = WriterState::kBusy;
@@ -552,11 +543,7 @@ Status PgStore::lead_commit(std::unique_lock<std::mutex>& lock) {
   lock.lock();
   if (!s) {
     ++failed_commits_;
-    last_failure_ = s;
-    if (first > 0) {
-      failed_ranges_.emplace_back(first, last);
-      if (failed_ranges_.size() > 64) failed_ranges_.erase(failed_ranges_.begin());
-    }
+    failures_.record(s, first, last);
   }
   // A failed batch's numbers are used up too: the next event follows them.
   if (last > durable_seq_.load(std::memory_order_relaxed)) {
@@ -580,7 +567,7 @@ Status PgStore::commit(int64_t seq) {
   }
   for (;;) {
     if (seq > 0 && durable_seq_.load(std::memory_order_acquire) >= seq) {
-      return failed(seq) ? last_failure_ : Status::ok();
+      return failures_.outcome(seq);
     }
     if (writer_state_ == WriterState::kOpen && users_ == 0) {
       Status s = lead_commit(lock);

@@ -102,7 +102,6 @@ class SqliteStore final : public EventStore {
   Status write_batch(Batch* batch);  // conn_mu_ held
   Status bind(sqlite3_stmt* st, int index, const Value& v);
   sqlite3_stmt* cached(std::string_view sql, Status* status);  // conn_mu_ held
-  bool failed(int64_t seq) const;  // commit_mu_ held
   void async_loop();
 
   StoreOptions options_;
@@ -120,10 +119,7 @@ class SqliteStore final : public EventStore {
   std::atomic<std::thread::id> group_owner_{};
   Batch writing_;         // commit_mu_
   std::atomic<int64_t> durable_seq_{0};
-  // Sequence ranges whose batch failed (commit_mu_); a few recent ones suffice
-  // because a follower looks its own seq up right after the leader finishes.
-  std::vector<std::pair<int64_t, int64_t>> failed_ranges_;
-  Status last_failure_;
+  FailedBatches failures_;  // commit_mu_
 
   std::atomic<int64_t> commits_{0}, rows_written_{0}, failed_commits_{0};
   int64_t audit_rows_ = 0;
@@ -287,17 +283,10 @@ Status SqliteStore::write_batch(Batch* batch) {
   return Status::ok();
 }
 
-bool SqliteStore::failed(int64_t seq) const {
-  for (const auto& [lo, hi] : failed_ranges_) {
-    if (seq >= lo && seq <= hi) return true;
-  }
-  return false;
-}
-
 Status SqliteStore::commit(int64_t seq) {
   std::lock_guard<std::mutex> leader(commit_mu_);
   if (seq > 0 && durable_seq_.load(std::memory_order_acquire) >= seq) {
-    return failed(seq) ? last_failure_ : Status::ok();
+    return failures_.outcome(seq);
   }
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
@@ -314,17 +303,13 @@ Status SqliteStore::commit(int64_t seq) {
   writing_.clear();
   if (!s) {
     ++failed_commits_;
-    last_failure_ = s;
-    if (first_seq > 0) {
-      failed_ranges_.emplace_back(first_seq, last);
-      if (failed_ranges_.size() > 64) failed_ranges_.erase(failed_ranges_.begin());
-    }
+    failures_.record(s, first_seq, last);
   }
   if (last > durable_seq_.load(std::memory_order_relaxed)) {
     durable_seq_.store(last, std::memory_order_release);
   }
   if (!s) return s;
-  return (seq > 0 && failed(seq)) ? last_failure_ : Status::ok();
+  return failures_.outcome(seq);
 }
 
 Status SqliteStore::flush() { return commit(0); }

@@ -143,9 +143,6 @@ bool lookup_field(std::string_view key, int* out) {
 
 constexpr int64_t kMaxRetries = 100;
 constexpr int64_t kMaxClaimCount = 1000;
-// Leases and run timeouts are added to the clock: 30 days keeps every
-// deadline far from overflowing and is longer than any CI run.
-constexpr int64_t kMaxSpanMs = int64_t{30} * 24 * 3600 * 1000;
 
 }  // namespace
 

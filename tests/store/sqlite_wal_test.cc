@@ -15,7 +15,7 @@ using namespace baton::testing;
 
 TEST_CASE("a stream of one-event commits keeps the WAL bounded and loses nothing") {
   namespace fs = std::filesystem;
-  std::string path = temp_db("store-checkpoint");
+  std::string path = temp_db("store-wal");
   StoreOptions o;
   o.path = path;
   o.durability = Durability::kNormal;
