@@ -31,7 +31,7 @@ inline double percentile(std::vector<float>& v, double p) {
 }
 
 inline void remove_db(const std::string& path) {
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::remove((path + suffix).c_str());
+  for (const char* suffix : {"", "-wal", "-shm", "-journal", "-ackj0", "-ackj1"}) std::remove((path + suffix).c_str());
 }
 
 [[noreturn]] inline void die(const char* bench, const char* what) {

@@ -10,7 +10,7 @@
 //   bench_ingest [--tests N] [--workers W] [--json] [--quick] [--growth]
 //                [--memory-tests N] [--dir DIR] [--pg DSN] [--modes LIST]
 //
-// --modes in-memory,async,normal,full runs only those baton rows (for
+// --modes in-memory,async,normal,normal-direct,full runs only those baton rows (for
 // profiling one path); --memory-tests 0 leaves out the memory measurement.
 #include <baton/baton.h>
 #include <simdjson.h>
@@ -341,7 +341,7 @@ int main(int argc, char** argv) {
     else if (a == "--dir") dir = next();
     else if (a == "--pg") pg_dsn = next();
     else {
-      std::fprintf(stderr, "usage: bench_ingest [--tests N] [--workers W] [--json] [--quick] [--growth] [--memory-tests N] [--dir DIR] [--pg DSN] [--modes in-memory,async,normal,full]\n");
+      std::fprintf(stderr, "usage: bench_ingest [--tests N] [--workers W] [--json] [--quick] [--growth] [--memory-tests N] [--dir DIR] [--pg DSN] [--modes in-memory,async,normal,normal-direct,full]\n");
       return 2;
     }
   }
@@ -367,12 +367,17 @@ int main(int argc, char** argv) {
   for (int threads : {1, 2}) {
     if (wanted("in-memory"))
       add(run_baton("in-memory", R"({"path":":memory:","durability":"normal"})", st, threads, all), ref);
-    for (const char* mode : {"async", "normal", "full"}) {
+    // normal-direct: `normal` without the ack journal, a SQLite commit per push.
+    for (const char* mode : {"async", "normal", "normal-direct", "full"}) {
       if (!wanted(mode)) continue;
       remove_db(db);
       // fsync per commit: a smaller slice, compared with the reference's rate.
       size_t slice = std::string(mode) == "full" ? std::min<size_t>(all, 5000) : all;
-      add(run_baton(mode, fmt::format(R"({{"path":"{}","durability":"{}"}})", db, mode), st, threads, slice), ref);
+      std::string options =
+          std::string(mode) == "normal-direct"
+              ? fmt::format(R"({{"path":"{}","durability":"normal","ack_journal":false}})", db)
+              : fmt::format(R"({{"path":"{}","durability":"{}"}})", db, mode);
+      add(run_baton(mode, options, st, threads, slice), ref);
       remove_db(db);
     }
   }

@@ -68,6 +68,10 @@ Status EngineOptions::from_json(std::string_view json, EngineOptions* out) {
       s = want_string(&out->store.sqlite_vfs);
     } else if (key == "dsn") {
       s = want_string(&out->store.dsn);
+    } else if (key == "ack_journal") {
+      if (v.get(out->store.ack_journal) != simdjson::SUCCESS) {
+        return bad("option \"ack_journal\" must be true or false");
+      }
     } else if (key == "async_flush_ms") {
       s = want_int(&out->store.async_flush_ms, 1);
     } else if (key == "session_grace_ms") {

@@ -121,6 +121,10 @@ Status Orchestrator::query(std::string_view request_json, std::string* answer) {
   std::lock_guard<std::recursive_mutex> lock(im.mu);
   if (im.closed) return Status::error(Code::kClosed, "the engine is closed");
   Status s = store_->flush();
+  // A state that a failed commit left to be rebuilt is rebuilt before it is read.
+  if (s && store_->stats().failed_commits != im.seen_failed_commits) {
+    s = reload_state(im, store_.get());
+  }
   if (s) s = follow_shared_log(im, store_.get());
   if (!s) return s;
 
@@ -276,6 +280,7 @@ Status Orchestrator::query(std::string_view request_json, std::string* answer) {
     w.field("commits", st.commits).field("rows_written", st.rows_written);
     w.field("failed_commits", st.failed_commits).field("durable_seq", st.durable_seq);
     w.field("pending_rows", st.pending_rows);
+    w.field("journal_rows", st.journal_rows).field("deferred_commits", st.deferred_commits);
     w.end_object();
     w.key("plugins").begin_array();
     for (const PluginEntry& p : im.plugins) {

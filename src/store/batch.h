@@ -59,9 +59,12 @@ struct Batch {
   static constexpr size_t kKeepArenaBytes = size_t{4} << 20;
   static constexpr size_t kKeepValues = 64 * 1024;
   void append(Stmt stmt, std::initializer_list<Value> row, int64_t seq) {
-    QueuedWrite w{stmt, static_cast<uint16_t>(row.size()), static_cast<uint32_t>(values.size()),
-                  seq};
-    for (const Value& v : row) {
+    append(stmt, row.begin(), row.size(), seq);
+  }
+  void append(Stmt stmt, const Value* row, size_t count, int64_t seq) {
+    QueuedWrite w{stmt, static_cast<uint16_t>(count), static_cast<uint32_t>(values.size()), seq};
+    for (const Value* end = row + count; row != end; ++row) {
+      const Value& v = *row;
       QueuedValue q{v.kind, v.i, v.d, 0, 0};
       if (v.kind == Value::Kind::kText) {
         q.off = static_cast<uint32_t>(arena.size());
@@ -73,6 +76,21 @@ struct Batch {
     }
     writes.push_back(w);
     if (seq > last_seq) last_seq = seq;
+  }
+  // Appends every row of `other` after this batch's own.
+  void append_batch(const Batch& other) {
+    const auto value_base = static_cast<uint32_t>(values.size());
+    const auto arena_base = static_cast<uint32_t>(arena.size());
+    for (QueuedWrite w : other.writes) {
+      w.first += value_base;
+      writes.push_back(w);
+    }
+    for (QueuedValue q : other.values) {
+      if (q.kind == Value::Kind::kText) q.off += arena_base;
+      values.push_back(q);
+    }
+    arena.append(other.arena);
+    if (other.last_seq > last_seq) last_seq = other.last_seq;
   }
   // The k-th value of `w`; text views point into the arena (NUL follows).
   Value value(const QueuedWrite& w, uint16_t k) const {

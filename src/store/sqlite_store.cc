@@ -5,13 +5,16 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "baton/store.h"
+#include "store/ack_journal.h"
 #include "store/batch.h"
 #include "store/schema.h"
 
@@ -41,6 +44,7 @@ constexpr std::array<const char*, static_cast<size_t>(Stmt::kCount)> kWriteSql =
 
 // The audit table keeps this many most recent refusals.
 constexpr int64_t kAuditCapacity = 100000;
+
 
 class SqliteRow final : public Row {
  public:
@@ -99,10 +103,27 @@ class SqliteStore final : public EventStore {
                          fmt::format("storage: {} failed: {}", what, sqlite3_errmsg(db_)));
   }
   Status migrate();
-  Status write_batch(Batch* batch);  // conn_mu_ held
+  // One transaction of the batches' rows (conn_mu_ held). With the ack
+  // journal, `record` > 0 is the last journal record the rows belong to.
+  Status write_transaction(Batch* const* batches, size_t n, uint64_t record);
   Status bind(sqlite3_stmt* st, int index, const Value& v);
   sqlite3_stmt* cached(std::string_view sql, Status* status);  // conn_mu_ held
   void async_loop();
+
+  // The ack journal (see store/ack_journal.h). Appends are group commits
+  // under journal_mu_; the background thread applies journaled batches to
+  // the tables under commit_mu_. journal_mu_ and commit_mu_ are never held
+  // together.
+  bool journaled() const { return journal_.is_open(); }
+  Status open_journal();
+  Status journal_commit(int64_t seq);
+  // After a batch's commit (or journal append) with outcome `s`: records a
+  // failure, advances the durable seq, and gives the outcome for `seq`.
+  // commit_mu_ held (journal_mu_ with the ack journal).
+  Status finish_batch(const Status& s, int64_t first_seq, int64_t last_seq, int64_t seq);
+  Status apply_journal();  // commit_mu_ held
+  void rotate_journal();   // the background thread only
+  void journal_loop();
 
   StoreOptions options_;
   sqlite3* db_ = nullptr;
@@ -119,7 +140,25 @@ class SqliteStore final : public EventStore {
   std::atomic<std::thread::id> group_owner_{};
   Batch writing_;         // commit_mu_
   std::atomic<int64_t> durable_seq_{0};
-  FailedBatches failures_;  // commit_mu_
+  FailedBatches failures_;  // commit_mu_ (journal_mu_ with the ack journal)
+
+  std::mutex journal_mu_;  // one journal appender at a time
+  AckJournal journal_;     // journal_mu_, but see rotate_journal()
+  Batch jwriting_;         // journal_mu_
+  uint64_t next_record_ = 1;  // journal_mu_
+  uint64_t db_id_ = 0;
+  struct Journaled {
+    uint64_t record;
+    Batch batch;
+  };
+  // Journaled, acknowledged, not yet in the tables; only the applier pops.
+  std::deque<Journaled> journaled_;  // queue_mu_
+  int64_t journal_rows_ = 0;        // queue_mu_
+  std::vector<Batch> spare_;        // queue_mu_: emptied batches kept for reuse
+  std::atomic<uint64_t> applied_record_{0};
+  std::atomic<int64_t> deferred_commits_{0};
+  sqlite3_stmt* journal_stmt_ = nullptr;
+  bool journal_ready_ = false;  // open() applied the journal and started it over
 
   std::atomic<int64_t> commits_{0}, rows_written_{0}, failed_commits_{0};
   int64_t audit_rows_ = 0;
@@ -193,7 +232,71 @@ Status SqliteStore::open() {
   if (options_.durability == Durability::kAsync) {
     async_thread_ = std::thread([this] { async_loop(); });
   }
+  if (options_.durability == Durability::kNormal && options_.ack_journal && !in_memory()) {
+    const char* file = sqlite3_db_filename(db_, "main");
+    if (file != nullptr && file[0] != '\0') {
+      if (!(s = open_journal())) return s;
+      journal_ready_ = true;
+      async_thread_ = std::thread([this] { journal_loop(); });
+    }
+  }
   return Status::ok();
+}
+
+Status SqliteStore::open_journal() {
+  // Which database the journal belongs to, and its last record in the tables.
+  Status s = exec(
+      "CREATE TABLE IF NOT EXISTS ack_journal(id INTEGER PRIMARY KEY CHECK (id = 1), "
+      "db_id INTEGER NOT NULL, record INTEGER NOT NULL)");
+  if (!s) return s;
+  uint64_t applied = 0;
+  bool found = false;
+  s = read("SELECT db_id, record FROM ack_journal WHERE id = 1", {}, [&](const Row& r) {
+    db_id_ = static_cast<uint64_t>(r.int64(0));
+    applied = static_cast<uint64_t>(r.int64(1));
+    found = true;
+    return false;
+  });
+  if (!s) return s;
+  if (!found) {
+    std::random_device rd;
+    db_id_ = (uint64_t{rd()} << 32 | rd()) & 0x7FFFFFFFFFFFFFFF;
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, "INSERT INTO ack_journal(id, db_id, record) VALUES (1, ?, 0)", -1,
+                           &st, nullptr) != SQLITE_OK) {
+      return sqlite_error("preparing the journal's row");
+    }
+    s = bind(st, 1, Value(static_cast<int64_t>(db_id_)));
+    if (s && sqlite3_step(st) != SQLITE_DONE) s = sqlite_error("writing the journal's row");
+    sqlite3_finalize(st);
+    if (!s) return s;
+  }
+  if (sqlite3_prepare_v3(db_, "UPDATE ack_journal SET record = ? WHERE id = 1", -1,
+                         SQLITE_PREPARE_PERSISTENT, &journal_stmt_, nullptr) != SQLITE_OK) {
+    return sqlite_error("preparing the journal statement");
+  }
+  sqlite3_vfs* vfs =
+      sqlite3_vfs_find(options_.sqlite_vfs.empty() ? nullptr : options_.sqlite_vfs.c_str());
+  if (vfs == nullptr) return Status::error(Code::kStorage, "storage: no SQLite VFS");
+  if (!(s = journal_.open(vfs, std::string(sqlite3_db_filename(db_, "main")) + "-ackj"))) {
+    return s;
+  }
+  // What the last run acknowledged but did not get into the tables.
+  Batch replayed;
+  uint64_t last = applied;
+  s = journal_.replay(db_id_, applied, [&](uint64_t record, std::string_view payload) {
+    last = record;
+    return decode_rows(payload, &replayed);
+  });
+  if (!s) return s;
+  if (!replayed.empty()) {
+    Batch* b = &replayed;
+    if (!(s = write_transaction(&b, 1, last))) return s;
+    if (replayed.last_seq > durable_seq_.load()) durable_seq_ = replayed.last_seq;
+  }
+  applied_record_ = last;
+  next_record_ = last + 1;
+  return journal_.reset(db_id_);
 }
 
 Status SqliteStore::migrate() {
@@ -246,22 +349,30 @@ Status SqliteStore::bind(sqlite3_stmt* st, int index, const Value& v) {
   return rc == SQLITE_OK ? Status::ok() : sqlite_error("binding a value");
 }
 
-Status SqliteStore::write_batch(Batch* batch) {
+Status SqliteStore::write_transaction(Batch* const* batches, size_t n, uint64_t record) {
   Status s = exec("BEGIN IMMEDIATE");
   if (!s) return s;
   int64_t audit = 0, written = 0;
-  batch->superseded(&skip_);
-  for (size_t i = 0; i < batch->writes.size(); ++i) {
-    if (skip_[i]) continue;
-    const QueuedWrite& w = batch->writes[i];
-    sqlite3_stmt* st = write_stmts_[static_cast<size_t>(w.stmt)];
-    // Every parameter is bound for every row, so no clear_bindings is needed.
-    for (uint16_t k = 0; k < w.count && s; ++k) s = bind(st, k + 1, batch->value(w, k));
-    if (s && sqlite3_step(st) != SQLITE_DONE) s = sqlite_error("writing a row");
-    sqlite3_reset(st);
-    if (!s) break;
-    ++written;
-    if (w.stmt == Stmt::kInsertAudit) ++audit;
+  for (size_t b = 0; b < n && s; ++b) {
+    const Batch* batch = batches[b];
+    batch->superseded(&skip_);
+    for (size_t i = 0; i < batch->writes.size(); ++i) {
+      if (skip_[i]) continue;
+      const QueuedWrite& w = batch->writes[i];
+      sqlite3_stmt* st = write_stmts_[static_cast<size_t>(w.stmt)];
+      // Every parameter is bound for every row, so no clear_bindings is needed.
+      for (uint16_t k = 0; k < w.count && s; ++k) s = bind(st, k + 1, batch->value(w, k));
+      if (s && sqlite3_step(st) != SQLITE_DONE) s = sqlite_error("writing a row");
+      sqlite3_reset(st);
+      if (!s) break;
+      ++written;
+      if (w.stmt == Stmt::kInsertAudit) ++audit;
+    }
+  }
+  if (s && record > 0) {
+    s = bind(journal_stmt_, 1, Value(static_cast<int64_t>(record)));
+    if (s && sqlite3_step(journal_stmt_) != SQLITE_DONE) s = sqlite_error("noting the journal");
+    sqlite3_reset(journal_stmt_);
   }
   if (s && audit > 0) {
     audit_rows_ += audit;
@@ -284,6 +395,7 @@ Status SqliteStore::write_batch(Batch* batch) {
 }
 
 Status SqliteStore::commit(int64_t seq) {
+  if (journaled()) return journal_commit(seq);
   std::lock_guard<std::mutex> leader(commit_mu_);
   if (seq > 0 && durable_seq_.load(std::memory_order_acquire) >= seq) {
     return failures_.outcome(seq);
@@ -297,22 +409,137 @@ Status SqliteStore::commit(int64_t seq) {
   Status s;
   {
     std::lock_guard<std::mutex> lock(conn_mu_);
-    s = write_batch(&writing_);
+    Batch* b = &writing_;
+    s = write_transaction(&b, 1, 0);
   }
   int64_t last = writing_.last_seq;
   writing_.clear();
+  return finish_batch(s, first_seq, last, seq);
+}
+
+Status SqliteStore::finish_batch(const Status& s, int64_t first_seq, int64_t last_seq,
+                                 int64_t seq) {
   if (!s) {
     ++failed_commits_;
-    failures_.record(s, first_seq, last);
+    failures_.record(s, first_seq, last_seq);
   }
-  if (last > durable_seq_.load(std::memory_order_relaxed)) {
-    durable_seq_.store(last, std::memory_order_release);
+  // A failed batch's sequence numbers are spent too: none is used twice.
+  if (last_seq > durable_seq_.load(std::memory_order_relaxed)) {
+    durable_seq_.store(last_seq, std::memory_order_release);
   }
   if (!s) return s;
   return failures_.outcome(seq);
 }
 
-Status SqliteStore::flush() { return commit(0); }
+Status SqliteStore::flush() {
+  if (!journaled()) return commit(0);
+  // Journal what is queued, then write every journaled row to the tables. A
+  // failed table write keeps the rows (they are acknowledged) for the next.
+  Status j = journal_commit(0);
+  Status a;
+  {
+    std::lock_guard<std::mutex> leader(commit_mu_);
+    a = apply_journal();
+  }
+  return j ? a : j;
+}
+
+Status SqliteStore::journal_commit(int64_t seq) {
+  std::lock_guard<std::mutex> leader(journal_mu_);
+  if (seq > 0 && durable_seq_.load(std::memory_order_acquire) >= seq) {
+    return failures_.outcome(seq);
+  }
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    std::swap(pending_, jwriting_);
+  }
+  if (jwriting_.empty()) return failures_.outcome(seq);
+  int64_t first_seq = jwriting_.first_seq();
+  int64_t last = jwriting_.last_seq;
+  encode_rows(jwriting_, journal_.start_record());
+  Status s = journal_.append(next_record_);
+  if (s) {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    journal_rows_ += static_cast<int64_t>(jwriting_.writes.size());
+    journaled_.push_back({next_record_++, std::move(jwriting_)});
+    jwriting_ = Batch();
+    if (!spare_.empty()) {
+      jwriting_ = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    if (journal_rows_ >= static_cast<int64_t>(options_.async_max_batch)) async_cv_.notify_one();
+  } else {
+    jwriting_.clear();  // not acknowledged: the rows go, as after a failed commit
+  }
+  return finish_batch(s, first_seq, last, seq);
+}
+
+Status SqliteStore::apply_journal() {
+  // Appends only push_back, which leaves the elements in place: the batches
+  // taken here can be read without queue_mu_ while others are added.
+  std::vector<Batch*> batches;
+  uint64_t last_record = 0;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    for (Journaled& j : journaled_) {
+      batches.push_back(&j.batch);
+      last_record = j.record;
+    }
+  }
+  if (batches.empty()) return Status::ok();
+  Status s;
+  {
+    std::lock_guard<std::mutex> lock(conn_mu_);
+    s = write_transaction(batches.data(), batches.size(), last_record);
+  }
+  if (!s) {
+    ++deferred_commits_;
+    return s;
+  }
+  applied_record_.store(last_record, std::memory_order_release);
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  for (size_t i = 0; i < batches.size(); ++i) {
+    Batch done = std::move(journaled_.front().batch);
+    journal_rows_ -= static_cast<int64_t>(done.writes.size());
+    journaled_.pop_front();
+    if (spare_.size() < 4) {
+      done.clear();
+      spare_.push_back(std::move(done));
+    }
+  }
+  return Status::ok();
+}
+
+void SqliteStore::rotate_journal() {
+  {
+    std::lock_guard<std::mutex> lock(journal_mu_);
+    if (!journal_.may_rotate(applied_record_.load(), options_.ack_journal_file_bytes)) return;
+  }
+  // Appends go to the active file only, so the other starts over unlocked.
+  if (!journal_.reset_inactive(db_id_)) return;  // tried again after the next apply
+  std::lock_guard<std::mutex> lock(journal_mu_);
+  journal_.switch_files();
+}
+
+void SqliteStore::journal_loop() {
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  bool failing = false;
+  while (!stopping_) {
+    // After a failed write, wait the whole interval before trying again.
+    async_cv_.wait_for(lock, std::chrono::milliseconds(options_.async_flush_ms), [&] {
+      return stopping_ ||
+             (!failing && journal_rows_ >= static_cast<int64_t>(options_.async_max_batch));
+    });
+    if (journaled_.empty()) continue;
+    lock.unlock();
+    {
+      std::lock_guard<std::mutex> leader(commit_mu_);
+      failing = !apply_journal();
+    }
+    if (!failing) rotate_journal();
+    lock.lock();
+  }
+}
 
 void SqliteStore::async_loop() {
   std::unique_lock<std::mutex> lock(queue_mu_);
@@ -342,6 +569,12 @@ sqlite3_stmt* SqliteStore::cached(std::string_view sql, Status* status) {
 
 Status SqliteStore::read(std::string_view sql, std::initializer_list<Value> params,
                          const RowFn& fn) {
+  if (journaled()) {
+    // Reads see every acknowledged row: journaled ones are written first.
+    std::lock_guard<std::mutex> leader(commit_mu_);
+    Status a = apply_journal();
+    if (!a) return a;
+  }
   std::lock_guard<std::mutex> lock(conn_mu_);
   if (db_ == nullptr) return Status::error(Code::kClosed, "storage: the store is closed");
   Status s;
@@ -398,7 +631,9 @@ StoreStats SqliteStore::stats() const {
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     st.pending_rows = static_cast<int64_t>(pending_.writes.size());
+    st.journal_rows = journal_rows_;
   }
+  st.deferred_commits = deferred_commits_.load();
   return st;
 }
 
@@ -428,7 +663,21 @@ Status SqliteStore::close() {
     async_thread_.join();
   }
   Status s = db_ ? flush() : Status::ok();
+  if (journaled()) {
+    // Every journaled row in the tables: the journal has nothing left to
+    // give, so it goes. Otherwise the next open applies it.
+    bool empty;
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      empty = journaled_.empty();
+    }
+    // A journal that an open failed to apply is kept for the next open.
+    Status j = journal_.close(s && empty && journal_ready_);
+    if (s) s = j;
+  }
   std::lock_guard<std::mutex> lock(conn_mu_);
+  sqlite3_finalize(journal_stmt_);
+  journal_stmt_ = nullptr;
   for (sqlite3_stmt*& st : write_stmts_) {
     sqlite3_finalize(st);
     st = nullptr;

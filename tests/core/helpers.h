@@ -168,7 +168,9 @@ inline std::string dump_rows(EventStore* store, std::initializer_list<const char
 
 inline std::string temp_db(const std::string& name) {
   std::string path = fmt::format("{}/{}-{}.db", BATON_BINARY_DIR, name, ::getpid());
-  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+  for (const char* suffix : {"", "-wal", "-shm", "-ackj0", "-ackj1"}) {
+    std::remove((path + suffix).c_str());
+  }
   return path;
 }
 

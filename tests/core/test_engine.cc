@@ -306,32 +306,75 @@ TEST_CASE("every refusal code is produced, with its reply") {
   CHECK(has(reply, R"("code":"closed")"));
 }
 
-TEST_CASE("a failed commit refuses with storage, applies nothing, and the engine goes on") {
-  std::string db = temp_db("storage");
-  Engine e(fmt::format(R"({{"path":"{}"}})", db));
-  e.push("w", R"({"type":"run.start","run":"r","seq":1})");
-  e.push("w", R"({"type":"test.start","run":"r","id":"t","name":"t","seq":2})");
-  // Another connection makes the store refuse test.end rows, as a full disk would.
+namespace {
+
+// Another connection makes the database refuse test.end rows (as a full disk
+// would) until allow_test_ends().
+sqlite3* refuse_test_ends(const std::string& db) {
   sqlite3* other = nullptr;
   REQUIRE(sqlite3_open(db.c_str(), &other) == SQLITE_OK);
   REQUIRE(sqlite3_exec(other,
                        "CREATE TRIGGER no_ends BEFORE INSERT ON events WHEN NEW.type = 'test.end' "
                        "BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",
                        nullptr, nullptr, nullptr) == SQLITE_OK);
+  return other;
+}
+
+void allow_test_ends(sqlite3* other) {
+  REQUIRE(sqlite3_exec(other, "DROP TRIGGER no_ends", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(other);
+}
+
+// Starts run r's test t (seqs 1 and 2) and makes the database refuse its end.
+sqlite3* start_test_then_refuse_end(Engine& e, const std::string& db) {
+  e.push("w", R"({"type":"run.start","run":"r","seq":1})");
+  e.push("w", R"({"type":"test.start","run":"r","id":"t","name":"t","seq":2})");
+  return refuse_test_ends(db);
+}
+constexpr const char* kTestEnd = R"({"type":"test.end","run":"r","id":"t","status":"passed","seq":3})";
+
+}  // namespace
+
+TEST_CASE("a failed commit refuses with storage, applies nothing, and the engine goes on") {
+  // Without the ack journal each push waits for its own commit.
+  std::string db = temp_db("storage");
+  Engine e(fmt::format(R"({{"path":"{}","ack_journal":false}})", db));
+  sqlite3* other = start_test_then_refuse_end(e, db);
   Code code;
-  std::string reply =
-      e.push("w", R"({"type":"test.end","run":"r","id":"t","status":"passed","seq":3})", &code);
+  std::string reply = e.push("w", kTestEnd, &code);
   CHECK(code == Code::kStorage);
   CHECK(has(reply, R"("code":"storage")"));
   CHECK(has(reply, "disk says no"));
   // Nothing half-applied: the test is still running, seq 3 is not a dup.
   CHECK(has(summary(e, "r"), R"("running":1)"));
-  REQUIRE(sqlite3_exec(other, "DROP TRIGGER no_ends", nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(other);
-  reply = e.push("w", R"({"type":"test.end","run":"r","id":"t","status":"passed","seq":3})", &code);
+  allow_test_ends(other);
+  reply = e.push("w", kTestEnd, &code);
   CHECK(code == Code::kOk);
   CHECK(!has(reply, "dup"));
   CHECK(has(summary(e, "r"), R"("passed":1)"));
+}
+
+TEST_CASE("with the ack journal a failing table write keeps the acknowledged rows") {
+  std::string db = temp_db("journal-storage");
+  Engine e(fmt::format(R"({{"path":"{}","async_flush_ms":1}})", db));
+  sqlite3* other = start_test_then_refuse_end(e, db);
+  // Acknowledged once journaled; the tables refuse it, so queries say so.
+  Code code;
+  std::string reply = e.push("w", kTestEnd, &code);
+  CHECK(code == Code::kOk);
+  std::string answer;
+  Status q = e.engine->query(R"({"op":"run","run":"r"})", &answer);
+  CHECK(q.code() == Code::kStorage);
+  CHECK(has(q.message(), "disk says no"));
+  StoreStats st = e.engine->store()->stats();
+  CHECK(st.journal_rows > 0);
+  CHECK(st.deferred_commits > 0);
+  // Once the tables take rows again, nothing acknowledged is missing.
+  allow_test_ends(other);
+  CHECK(has(summary(e, "r"), R"("passed":1)"));
+  reply = e.push("w", kTestEnd, &code);
+  CHECK(has(reply, "dup"));
+  CHECK(e.engine->store()->stats().journal_rows == 0);
 }
 
 TEST_CASE("options are checked and name the bad key") {

@@ -86,10 +86,19 @@ struct Tally {
   int close_failed = 0;
 };
 
-std::string engine_options(const std::string& path, const char* durability) {
-  return fmt::format(R"({{"path":"{}","durability":"{}","sqlite_vfs":"{}"}})", path, durability,
-                     faulty_vfs::kName);
+// The configurations under test: "normal" (with the ack journal),
+// "normal-direct" (a SQLite commit per push) and "full".
+std::string engine_options(const std::string& path, const char* mode) {
+  std::string m(mode);
+  bool direct = m == "normal-direct";
+  return fmt::format(R"({{"path":"{}","durability":"{}","ack_journal":{},"sqlite_vfs":"{}"}})",
+                     path, direct ? "normal" : m, direct ? "false" : "true", faulty_vfs::kName);
 }
+constexpr const char* kModes[] = {"normal", "normal-direct", "full"};
+
+// With the ack journal, acknowledged rows reach the tables behind the
+// acknowledgement, so while a fault lasts the tables may lag the acks.
+bool journaled(const char* mode) { return std::string(mode) == "normal"; }
 
 // One pass of the scenario with the fault armed. Returns how many of c0's
 // messages are acknowledged at the end.
@@ -125,7 +134,11 @@ int64_t scenario(const std::string& path, const char* durability, Fault fault, i
       CHECK(faulty_vfs::injected() > injected_before);
       ++tally->push_refused;
       // Nothing half-applied: not in the log, and the summary agrees with it.
-      CHECK(logged_seq(path, "c0") == seq - 1);
+      if (journaled(durability)) {
+        CHECK(logged_seq(path, "c0") <= seq - 1);
+      } else {
+        CHECK(logged_seq(path, "c0") == seq - 1);
+      }
       Status qs;
       std::string live = run_summary(engine.get(), run, &qs);
       if (qs) {
@@ -271,28 +284,28 @@ void fault_loop(Fault fault, const char* durability, bool fresh) {
 }  // namespace
 
 TEST_CASE("the Nth write fails", "[fault]") {
-  for (const char* d : {"normal", "full"}) {
+  for (const char* d : kModes) {
     fault_loop(Fault::kWrite, d, false);
     fault_loop(Fault::kWrite, d, true);
   }
 }
 
 TEST_CASE("the Nth sync fails", "[fault]") {
-  for (const char* d : {"normal", "full"}) {
+  for (const char* d : kModes) {
     fault_loop(Fault::kSync, d, false);
     fault_loop(Fault::kSync, d, true);
   }
 }
 
 TEST_CASE("the Nth read fails", "[fault]") {
-  for (const char* d : {"normal", "full"}) {
+  for (const char* d : kModes) {
     fault_loop(Fault::kRead, d, false);
     fault_loop(Fault::kRead, d, true);
   }
 }
 
 TEST_CASE("the disk is full after N bytes", "[fault]") {
-  for (const char* d : {"normal", "full"}) {
+  for (const char* d : kModes) {
     fault_loop(Fault::kFull, d, false);
     fault_loop(Fault::kFull, d, true);
   }

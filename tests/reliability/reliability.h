@@ -236,7 +236,7 @@ inline int64_t logged_seq(const std::string& path, const std::string& client) {
 }
 
 inline void remove_db(const std::string& path) {
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::remove((path + suffix).c_str());
+  for (const char* suffix : {"", "-wal", "-shm", "-journal", "-ackj0", "-ackj1"}) std::remove((path + suffix).c_str());
 }
 
 }  // namespace baton::reliability

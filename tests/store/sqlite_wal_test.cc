@@ -19,6 +19,7 @@ TEST_CASE("a stream of one-event commits keeps the WAL bounded and loses nothing
   StoreOptions o;
   o.path = path;
   o.durability = Durability::kNormal;
+  o.ack_journal = false;  // a SQLite commit per event
   std::unique_ptr<EventStore> store;
   REQUIRE(open_sqlite_store(o, &store));
   // Each commit rewrites at least one page, so without checkpoints the WAL

@@ -1,0 +1,305 @@
+// SQLite only: the ack journal of `normal` durability (src/store/ack_journal.h).
+// A crash is a child process that acknowledges events and exits without
+// closing, while the background writer is told to wait for a day: what it
+// acknowledged is then only in the journal, and the next open must apply it,
+// once.
+#include <catch2/catch.hpp>
+#include <sqlite3.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "baton/store.h"
+#include "core/helpers.h"
+#include "store/ack_journal.h"
+
+using namespace baton;
+using namespace baton::testing;
+
+namespace {
+
+StoreOptions journal_options(const std::string& path) {
+  StoreOptions o;
+  o.path = path;
+  o.durability = Durability::kNormal;
+  // The writer applies nothing on its own: only reads, flushes and close do.
+  o.async_flush_ms = 24 * 3600 * 1000;
+  o.async_max_batch = size_t{1} << 30;
+  return o;
+}
+
+void write_event(EventStore* store, int64_t seq, const std::string& payload) {
+  WriteGroup group(store);
+  store->write(Stmt::kInsertEvent, {seq, "r1", "log", "ci-1", seq, Value(), seq, payload}, seq);
+  store->write(Stmt::kUpsertClientSeq, {"ci-1", seq}, seq);
+}
+
+int64_t count(EventStore* store, const char* sql) {
+  int64_t n = -1;
+  Status s = store->read(sql, {}, [&](const Row& r) {
+    n = r.int64(0);
+    return false;
+  });
+  REQUIRE(s);
+  return n;
+}
+
+// Events in the database file itself, read without baton (no replay).
+int64_t events_in_file(const std::string& path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM events", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  int64_t n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
+}
+
+// Acknowledges events [from, to] in a child that then dies without closing.
+void crash_after(const StoreOptions& o, int64_t from, int64_t to) {
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::unique_ptr<EventStore> store;
+    if (!open_sqlite_store(o, &store)) _exit(2);
+    for (int64_t seq = from; seq <= to; ++seq) {
+      write_event(store.get(), seq, fmt::format("payload {}", seq));
+      if (!store->commit(seq)) _exit(3);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+}
+
+// Another connection makes the tables refuse every event until allow_events().
+sqlite3* refuse_events(const std::string& path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db,
+                       "CREATE TRIGGER no_more BEFORE INSERT ON events "
+                       "BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  return db;
+}
+
+void allow_events(sqlite3* db) {
+  REQUIRE(sqlite3_exec(db, "DROP TRIGGER no_more", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+}
+
+int64_t file_size(const std::string& path) {
+  std::error_code ec;
+  auto n = std::filesystem::file_size(path, ec);
+  return ec ? -1 : static_cast<int64_t>(n);
+}
+
+}  // namespace
+
+TEST_CASE("the journal's checksum is CRC-32C") {
+  // The check value of the CRC catalogue, and a split computation.
+  CHECK(crc32c(0, "123456789", 9) == 0xE3069283u);
+  CHECK(crc32c(crc32c(0, "12345", 5), "6789", 4) == 0xE3069283u);
+  std::string zeros(32, '\0');
+  CHECK(crc32c(0, zeros.data(), zeros.size()) == 0x8A9136AAu);
+}
+
+TEST_CASE("journal records carry every kind of value") {
+  Batch in;
+  std::string nul("a\0b", 3);
+  in.append(Stmt::kInsertAudit, {int64_t{-7}, Value(), 2.5, "", nul, "text"}, 0);
+  in.append(Stmt::kUpsertClientSeq, {"c", int64_t{1} << 40}, 9);
+  std::string payload;
+  encode_rows(in, &payload);
+  Batch out;
+  REQUIRE(decode_rows(payload, &out));
+  REQUIRE(out.writes.size() == 2);
+  CHECK(out.last_seq == 9);
+  const QueuedWrite& w = out.writes[0];
+  CHECK(w.stmt == Stmt::kInsertAudit);
+  CHECK(out.value(w, 0).i == -7);
+  CHECK(out.value(w, 1).kind == Value::Kind::kNull);
+  CHECK(out.value(w, 2).d == 2.5);
+  CHECK(out.value(w, 3).kind == Value::Kind::kText);
+  CHECK(out.value(w, 3).s.empty());
+  CHECK(out.value(w, 4).s == nul);
+  CHECK(out.value(out.writes[1], 1).i == int64_t{1} << 40);
+  // A payload cut anywhere but between rows is refused, never half-read.
+  Batch first;
+  first.append(Stmt::kInsertAudit, {int64_t{-7}, Value(), 2.5, "", nul, "text"}, 0);
+  std::string first_row;
+  encode_rows(first, &first_row);
+  for (size_t cut = 1; cut < payload.size(); ++cut) {
+    if (cut == first_row.size()) continue;
+    Batch partial;
+    CHECK_FALSE(decode_rows(std::string_view(payload).substr(0, cut), &partial));
+  }
+}
+
+TEST_CASE("acknowledged rows are read back before they reach the tables") {
+  std::string path = temp_db("ackj-read");
+  std::unique_ptr<EventStore> store;
+  REQUIRE(open_sqlite_store(journal_options(path), &store));
+  for (int64_t seq = 1; seq <= 10; ++seq) {
+    write_event(store.get(), seq, "p");
+    REQUIRE(store->commit(seq));
+  }
+  CHECK(store->durable_seq() == 10);
+  CHECK(store->stats().journal_rows == 20);
+  CHECK(events_in_file(path) == 0);
+  // A read applies the journal first: it sees every acknowledged row.
+  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 10);
+  CHECK(store->stats().journal_rows == 0);
+  CHECK(events_in_file(path) == 10);
+  REQUIRE(store->close());
+  // A clean close leaves no journal behind.
+  CHECK(file_size(path + "-ackj0") == -1);
+  CHECK(file_size(path + "-ackj1") == -1);
+}
+
+TEST_CASE("a crash leaves acknowledged rows in the journal; the next open applies them once") {
+  std::string path = temp_db("ackj-crash");
+  StoreOptions o = journal_options(path);
+  crash_after(o, 1, 50);
+  CHECK(events_in_file(path) == 0);
+  CHECK(file_size(path + "-ackj0") > 0);
+  std::unique_ptr<EventStore> store;
+  REQUIRE(open_sqlite_store(o, &store));
+  CHECK(store->durable_seq() == 50);
+  CHECK(events_in_file(path) == 50);
+  CHECK(count(store.get(), "SELECT seq FROM clients WHERE client = 'ci-1'") == 50);
+  store.reset();  // closes
+
+  // Again, with a database that already holds rows, twice in a row: the
+  // second crash's journal holds only its own records.
+  crash_after(o, 51, 60);
+  crash_after(o, 61, 75);
+  REQUIRE(open_sqlite_store(o, &store));
+  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 75);
+  CHECK(count(store.get(), "SELECT MAX(seq) FROM events") == 75);
+  CHECK(store->check_integrity());
+  REQUIRE(store->close());
+  // Reopening applies nothing twice.
+  REQUIRE(open_sqlite_store(o, &store));
+  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 75);
+  REQUIRE(store->close());
+}
+
+TEST_CASE("a torn journal tail is ignored, and a journal of another database too") {
+  std::string path = temp_db("ackj-torn");
+  StoreOptions o = journal_options(path);
+  crash_after(o, 1, 20);
+  // Cut the last record short, as a crash in the middle of a write would.
+  int64_t size = file_size(path + "-ackj0");
+  REQUIRE(size > 100);
+  std::filesystem::resize_file(path + "-ackj0", static_cast<uintmax_t>(size - 5));
+  std::unique_ptr<EventStore> store;
+  REQUIRE(open_sqlite_store(o, &store));
+  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 19);
+  REQUIRE(store->close());
+
+  // A second database's journal put beside this one is not applied here.
+  std::string other = temp_db("ackj-other");
+  StoreOptions oo = journal_options(other);
+  crash_after(oo, 1, 5);
+  std::filesystem::copy_file(other + "-ackj0", path + "-ackj0",
+                             std::filesystem::copy_options::overwrite_existing);
+  REQUIRE(open_sqlite_store(o, &store));
+  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 19);
+  REQUIRE(store->close());
+  REQUIRE(open_sqlite_store(oo, &store));
+  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 5);
+  REQUIRE(store->close());
+}
+
+TEST_CASE("an open that cannot apply the journal fails and keeps it for the next") {
+  std::string path = temp_db("ackj-keep");
+  StoreOptions o = journal_options(path);
+  crash_after(o, 1, 30);
+  sqlite3* db = refuse_events(path);
+  std::unique_ptr<EventStore> store;
+  Status s = open_sqlite_store(o, &store);
+  CHECK(s.code() == Code::kStorage);
+  CHECK(s.message().find("disk says no") != std::string::npos);
+  CHECK(file_size(path + "-ackj0") > 16);
+  allow_events(db);
+  REQUIRE(open_sqlite_store(o, &store));
+  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 30);
+  REQUIRE(store->close());
+}
+
+TEST_CASE("a second engine cannot open a database whose journal is in use") {
+  std::string path = temp_db("ackj-busy");
+  std::unique_ptr<EventStore> first, second;
+  REQUIRE(open_sqlite_store(journal_options(path), &first));
+  Status s = open_sqlite_store(journal_options(path), &second);
+  CHECK(s.code() == Code::kStorage);
+  CHECK(s.message().find("another engine has this database open") != std::string::npos);
+  REQUIRE(first->close());
+  first.reset();
+  REQUIRE(open_sqlite_store(journal_options(path), &second));
+  REQUIRE(second->close());
+}
+
+TEST_CASE("rows the tables refuse stay acknowledged and are written once they are taken") {
+  std::string path = temp_db("ackj-refuse");
+  std::unique_ptr<EventStore> store;
+  REQUIRE(open_sqlite_store(journal_options(path), &store));
+  write_event(store.get(), 1, "p");
+  REQUIRE(store->flush());
+  sqlite3* db = refuse_events(path);
+  write_event(store.get(), 2, "p");
+  REQUIRE(store->commit(2));  // journaled: acknowledged
+  Status s = store->flush();
+  CHECK(s.code() == Code::kStorage);
+  CHECK(s.message().find("disk says no") != std::string::npos);
+  StoreStats st = store->stats();
+  CHECK(st.failed_commits == 0);  // nothing was dropped
+  CHECK(st.deferred_commits >= 1);
+  CHECK(st.journal_rows == 2);
+  allow_events(db);
+  REQUIRE(store->flush());
+  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 2);
+  CHECK(store->stats().journal_rows == 0);
+  REQUIRE(store->close());
+}
+
+TEST_CASE("the journal alternates between its two files and loses nothing across a crash") {
+  std::string path = temp_db("ackj-rotate");
+  StoreOptions o = journal_options(path);
+  o.async_flush_ms = 1;  // the writer applies (and rotates) as it goes
+  o.ack_journal_file_bytes = 4096;
+  std::unique_ptr<EventStore> store;
+  REQUIRE(open_sqlite_store(o, &store));
+  const std::string payload(200, 'x');
+  for (int64_t seq = 1; seq <= 3000; ++seq) {
+    write_event(store.get(), seq, payload);
+    REQUIRE(store->commit(seq));
+    if (seq % 50 == 0) {
+      // Let the writer catch up, so that file sizes do not depend on load.
+      for (int i = 0; i < 10000 && store->stats().journal_rows > 0; ++i) usleep(200);
+    }
+  }
+  // 3000 records of over 200 bytes each were appended; switching files
+  // reuses the space of applied records, so each file stays near its limit
+  // plus a round or two of 50 records.
+  int64_t a = file_size(path + "-ackj0"), b = file_size(path + "-ackj1");
+  INFO("journal files: " << a << " and " << b << " bytes");
+  CHECK(a + b < 3000 * 200 / 4);
+  store.reset();
+  // A crash while the writer applies and switches files behind the acks.
+  crash_after(o, 3001, 6000);
+  REQUIRE(open_sqlite_store(o, &store));
+  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 6000);
+  CHECK(count(store.get(), "SELECT MAX(seq) FROM events") == 6000);
+  REQUIRE(store->close());
+}
