@@ -107,6 +107,10 @@ struct StoreOptions {
   // The journal moves to its second file once the active one is this large
   // and every record of the other is in the tables.
   int64_t ack_journal_file_bytes = int64_t{64} << 20;
+  // Journaled rows not yet in the tables beyond which each pusher writes
+  // them itself before its ack (backpressure); at 16 times this, while the
+  // tables keep failing, pushes are refused with kStorage.
+  int64_t ack_journal_backlog_rows = 65536;
 };
 
 struct StoreStats {

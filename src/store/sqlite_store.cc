@@ -117,6 +117,11 @@ class SqliteStore final : public EventStore {
   bool journaled() const { return journal_.is_open(); }
   Status open_journal();
   Status journal_commit(int64_t seq);
+  // journal_commit's append under journal_mu_; `behind`: the backlog passed
+  // ack_journal_backlog_rows.
+  Status journal_append(int64_t seq, bool* behind);
+  // Beyond this many times the backlog limit, pushes are refused.
+  static constexpr int64_t kBacklogRefuseFactor = 16;
   // After a batch's commit (or journal append) with outcome `s`: records a
   // failure, advances the durable seq, and gives the outcome for `seq`.
   // commit_mu_ held (journal_mu_ with the ack journal).
@@ -445,19 +450,45 @@ Status SqliteStore::flush() {
 }
 
 Status SqliteStore::journal_commit(int64_t seq) {
+  bool behind = false;
+  Status s = journal_append(seq, &behind);
+  if (behind) {
+    // Backpressure: the writer is behind (or the tables are failing), so
+    // this pusher writes the backlog itself before it returns; pushes then
+    // go no faster than the tables take rows, and memory stays bounded.
+    std::lock_guard<std::mutex> leader(commit_mu_);
+    apply_journal();
+  }
+  return s;
+}
+
+Status SqliteStore::journal_append(int64_t seq, bool* behind) {
   std::lock_guard<std::mutex> leader(journal_mu_);
   if (seq > 0 && durable_seq_.load(std::memory_order_acquire) >= seq) {
     return failures_.outcome(seq);
   }
+  int64_t backlog = 0;
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     std::swap(pending_, jwriting_);
+    backlog = journal_rows_;
   }
   if (jwriting_.empty()) return failures_.outcome(seq);
   int64_t first_seq = jwriting_.first_seq();
   int64_t last = jwriting_.last_seq;
-  encode_rows(jwriting_, journal_.start_record());
-  Status s = journal_.append(next_record_);
+  Status s;
+  const int64_t limit = options_.ack_journal_backlog_rows;
+  if (backlog >= kBacklogRefuseFactor * limit) {
+    // Even pushers writing the backlog could not get it into the tables.
+    s = Status::error(Code::kStorage,
+                      fmt::format("storage: {} acknowledged rows are waiting for the database, "
+                                  "whose writes keep failing; pushes are refused until they are "
+                                  "written",
+                                  backlog));
+  } else {
+    encode_rows(jwriting_, journal_.start_record());
+    s = journal_.append(next_record_);
+  }
   if (s) {
     std::lock_guard<std::mutex> lock(queue_mu_);
     journal_rows_ += static_cast<int64_t>(jwriting_.writes.size());
@@ -468,6 +499,7 @@ Status SqliteStore::journal_commit(int64_t seq) {
       spare_.pop_back();
     }
     if (journal_rows_ >= static_cast<int64_t>(options_.async_max_batch)) async_cv_.notify_one();
+    *behind = journal_rows_ > limit;
   } else {
     jwriting_.clear();  // not acknowledged: the rows go, as after a failed commit
   }

@@ -313,6 +313,8 @@ namespace {
 sqlite3* refuse_test_ends(const std::string& db) {
   sqlite3* other = nullptr;
   REQUIRE(sqlite3_open(db.c_str(), &other) == SQLITE_OK);
+  // The engine's writer may hold the write lock for a moment.
+  sqlite3_busy_timeout(other, 10000);
   REQUIRE(sqlite3_exec(other,
                        "CREATE TRIGGER no_ends BEFORE INSERT ON events WHEN NEW.type = 'test.end' "
                        "BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",

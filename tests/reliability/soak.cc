@@ -168,17 +168,20 @@ int main(int argc, char** argv) {
   std::FILE* csv = csv_path.empty() ? nullptr : std::fopen(csv_path.c_str(), "w");
   auto sample = [&](double t) {
     int64_t bytes = file_size(db) + file_size(db + "-wal");
-    std::printf("%7.1f s  rss %7lld kB  fds %3d  acked %9lld  db+wal %8lld kB\n", t,
-                static_cast<long long>(rss_kb()), open_fds(), static_cast<long long>(acked.load()),
-                static_cast<long long>(bytes / 1024));
+    int64_t journal = file_size(db + "-ackj0") + file_size(db + "-ackj1");
+    std::printf("%7.1f s  rss %7lld kB  fds %3d  acked %9lld  db+wal %8lld kB  journal %7lld kB\n",
+                t, static_cast<long long>(rss_kb()), open_fds(),
+                static_cast<long long>(acked.load()), static_cast<long long>(bytes / 1024),
+                static_cast<long long>(journal / 1024));
     std::fflush(stdout);
     if (csv) {
-      std::fprintf(csv, "%.1f,%lld,%d,%lld,%lld\n", t, static_cast<long long>(rss_kb()), open_fds(),
-                   static_cast<long long>(acked.load()), static_cast<long long>(bytes));
+      std::fprintf(csv, "%.1f,%lld,%d,%lld,%lld,%lld\n", t, static_cast<long long>(rss_kb()),
+                   open_fds(), static_cast<long long>(acked.load()), static_cast<long long>(bytes),
+                   static_cast<long long>(journal));
       std::fflush(csv);
     }
   };
-  if (csv) std::fprintf(csv, "seconds,rss_kb,fds,acked,db_bytes\n");
+  if (csv) std::fprintf(csv, "seconds,rss_kb,fds,acked,db_bytes,journal_bytes\n");
   auto start = Clock::now();
   auto next_cleanup = start + std::chrono::seconds(30);
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
