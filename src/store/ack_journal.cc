@@ -269,11 +269,13 @@ Status AckJournal::replay(
       at += kRecordHeader + len;
     }
   }
-  // Each file is in order and the two hold disjoint ranges: sorting merges them.
-  std::sort(found.begin(), found.end(),
-            [](const Found& a, const Found& b) { return a.record < b.record; });
+  // Each file is in order and the two hold disjoint ranges: sorting merges
+  // them (stably, so that a number seen twice keeps file 0's first).
+  std::stable_sort(found.begin(), found.end(),
+                   [](const Found& a, const Found& b) { return a.record < b.record; });
   uint64_t expected = applied + 1;
   for (const Found& f : found) {
+    if (f.record < expected) continue;  // a number seen twice: the first wins
     if (f.record != expected) break;
     Status s = fn(f.record, f.payload);
     if (!s) return s;

@@ -73,8 +73,12 @@ class AckJournal {
   //     record of the other is at most `applied` (in the tables);
   //   - reset_inactive: starts the other file over (no append touches it);
   //   - switch_files: makes it the active one.
+  // Never while the active file is torn: the remains of a failed append
+  // could hold the number of the next record, which would then be written
+  // to the other file, and replay would meet the number twice.
   bool may_rotate(uint64_t applied, int64_t limit) const {
-    return files_[active_].end > limit && files_[active_ ^ 1].last_record <= applied;
+    const File& active = files_[active_];
+    return !active.torn && active.end > limit && files_[active_ ^ 1].last_record <= applied;
   }
   // The file keeps its length: appends then overwrite blocks the file
   // system already holds instead of allocating new ones. The old records
