@@ -32,6 +32,16 @@ jobs=${BATON_SANITIZE_JOBS:-2}
 if [ -z "${CXX:-}" ] && command -v clang++ >/dev/null && command -v clang >/dev/null; then
   export CC=clang CXX=clang++
 fi
+# CMake keeps the compiler a tree was first configured with, whatever $CXX
+# says now; a tree made with another compiler (say GCC, before clang was
+# installed) is started afresh so that the flags below match its compiler.
+if [ -n "${CXX:-}" ] && [ -f "$build/CMakeCache.txt" ]; then
+  cached=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
+  if [ "$(readlink -f "$cached")" != "$(readlink -f "$(command -v "$CXX")")" ]; then
+    echo "-- $kind: $build was made with $cached, not $CXX: starting it afresh"
+    rm -rf "$build"
+  fi
+fi
 # GCC 12 reports -Wmaybe-uninitialized inside libstdc++ (<regex>, std::function)
 # once ASan instruments it: false positives in system headers that -Werror would
 # turn into a failed build. Every other warning stays an error.
