@@ -115,6 +115,10 @@ Status catch_up(EventStore* store, const EventValidator& validator, StateManager
 // applies other engines' events (the caller commits to release it);
 // follow_shared_log() applies them without the lock (no-op when unshared).
 Status reload_state(Orchestrator::Impl& im, EventStore* store);
+// im.mu held. reload_state() when a commit failed since the last rebuild
+// (its events are in the state but not in the log); `*reloaded` (optional)
+// says whether it ran.
+Status reload_if_stale(Orchestrator::Impl& im, EventStore* store, bool* reloaded = nullptr);
 Status sync_shared_log(Orchestrator::Impl& im, EventStore* store);
 Status follow_shared_log(Orchestrator::Impl& im, EventStore* store);
 

@@ -84,6 +84,12 @@ Status reload_state(Orchestrator::Impl& im, EventStore* store) {
   return s;
 }
 
+Status reload_if_stale(Orchestrator::Impl& im, EventStore* store, bool* reloaded) {
+  bool stale = store->stats().failed_commits != im.seen_failed_commits;
+  if (reloaded) *reloaded = stale;
+  return stale ? reload_state(im, store) : Status::ok();
+}
+
 // Shared stores (im.mu held): takes the log lock and applies what other
 // engines appended since this engine last looked. An event that does not
 // apply means the state has drifted from the log: it is rebuilt, then the
@@ -252,7 +258,7 @@ void Orchestrator::fire_due_events() {
   log_lock.held = false;
   if (!c) {
     lock.lock();
-    reload_state(im, store_.get());
+    reload_if_stale(im, store_.get());
   }
 }
 
@@ -403,7 +409,7 @@ void Orchestrator::close_session(Session* session) {
   log_lock.held = false;
   if (!c) {
     lock.lock();
-    reload_state(im, store_.get());
+    reload_if_stale(im, store_.get());
   }
 }
 
@@ -412,8 +418,8 @@ Status Orchestrator::flush() {
   if (!s) {
     std::lock_guard<std::recursive_mutex> lock(impl_->mu);
     Impl& im = *impl_;
-    // The failed batch took events the state holds: rebuild it from the log.
-    reload_state(im, store_.get());
+    // A failed batch took events the state holds: rebuild it from the log.
+    reload_if_stale(im, store_.get());
   }
   return s;
 }
@@ -538,10 +544,10 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
   if (im.closed) return refuse(Status::error(Code::kClosed, "the engine is closed"));
   // A commit that failed in the background (async durability) dropped events
   // the state already holds: rebuild the state from the log first.
-  int64_t failed_commits = store_->stats().failed_commits;
-  if (failed_commits != im.seen_failed_commits) {
-    Status r = reload_state(im, store_.get());
-    if (!r) return refuse(r);
+  bool reloaded = false;
+  Status r = reload_if_stale(im, store_.get(), &reloaded);
+  if (!r) return refuse(r);
+  if (reloaded) {
     // The reload parsed stored events with this thread's parser, which `ev`
     // points into: read the message again (same bytes, same verdicts).
     r = im.validator.validate(message, &ev);
@@ -706,7 +712,7 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
     if (!c) {
       // The batch holding this event is gone; so must be everything the state
       // learned since the last good commit.
-      reload_state(im, store_.get());
+      reload_if_stale(im, store_.get());
       return refuse(Status::error(Code::kStorage,
                                   fmt::format("the event was not stored: {}", c.message()), "",
                                   "storage"));

@@ -122,9 +122,7 @@ Status Orchestrator::query(std::string_view request_json, std::string* answer) {
   if (im.closed) return Status::error(Code::kClosed, "the engine is closed");
   Status s = store_->flush();
   // A state that a failed commit left to be rebuilt is rebuilt before it is read.
-  if (s && store_->stats().failed_commits != im.seen_failed_commits) {
-    s = reload_state(im, store_.get());
-  }
+  if (s) s = reload_if_stale(im, store_.get());
   if (s) s = follow_shared_log(im, store_.get());
   if (!s) return s;
 

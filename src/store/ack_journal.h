@@ -89,8 +89,6 @@ class AckJournal {
   }
   void switch_files() { active_ ^= 1; }
 
-  // Bytes in both files, headers included.
-  int64_t size() const { return files_[0].end + files_[1].end; }
   // Closes the files, deleting them when `remove` is set.
   Status close(bool remove);
 

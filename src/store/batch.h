@@ -77,21 +77,6 @@ struct Batch {
     writes.push_back(w);
     if (seq > last_seq) last_seq = seq;
   }
-  // Appends every row of `other` after this batch's own.
-  void append_batch(const Batch& other) {
-    const auto value_base = static_cast<uint32_t>(values.size());
-    const auto arena_base = static_cast<uint32_t>(arena.size());
-    for (QueuedWrite w : other.writes) {
-      w.first += value_base;
-      writes.push_back(w);
-    }
-    for (QueuedValue q : other.values) {
-      if (q.kind == Value::Kind::kText) q.off += arena_base;
-      values.push_back(q);
-    }
-    arena.append(other.arena);
-    if (other.last_seq > last_seq) last_seq = other.last_seq;
-  }
   // The k-th value of `w`; text views point into the arena (NUL follows).
   Value value(const QueuedWrite& w, uint16_t k) const {
     const QueuedValue& q = values[w.first + k];

@@ -45,7 +45,6 @@ constexpr std::array<const char*, static_cast<size_t>(Stmt::kCount)> kWriteSql =
 // The audit table keeps this many most recent refusals.
 constexpr int64_t kAuditCapacity = 100000;
 
-
 class SqliteRow final : public Row {
  public:
   explicit SqliteRow(sqlite3_stmt* st) : st_(st) {}
@@ -108,7 +107,11 @@ class SqliteStore final : public EventStore {
   Status write_transaction(Batch* const* batches, size_t n, uint64_t record);
   Status bind(sqlite3_stmt* st, int index, const Value& v);
   sqlite3_stmt* cached(std::string_view sql, Status* status);  // conn_mu_ held
-  void async_loop();
+  // The background writer of `async` (commits what is queued) and of the
+  // ack journal (writes what is journaled to the tables), within
+  // async_flush_ms or once async_max_batch rows wait.
+  void background_loop();
+  size_t waiting_rows() const;  // queue_mu_ held: what background_loop writes
 
   // The ack journal (see store/ack_journal.h). Appends are group commits
   // under journal_mu_; the background thread applies journaled batches to
@@ -128,7 +131,6 @@ class SqliteStore final : public EventStore {
   Status finish_batch(const Status& s, int64_t first_seq, int64_t last_seq, int64_t seq);
   Status apply_journal();  // commit_mu_ held
   void rotate_journal();   // the background thread only
-  void journal_loop();
 
   StoreOptions options_;
   sqlite3* db_ = nullptr;
@@ -163,7 +165,6 @@ class SqliteStore final : public EventStore {
   std::atomic<uint64_t> applied_record_{0};
   std::atomic<int64_t> deferred_commits_{0};
   sqlite3_stmt* journal_stmt_ = nullptr;
-  bool journal_ready_ = false;  // open() applied the journal and started it over
 
   std::atomic<int64_t> commits_{0}, rows_written_{0}, failed_commits_{0};
   int64_t audit_rows_ = 0;
@@ -234,16 +235,16 @@ Status SqliteStore::open() {
   if (rc == SQLITE_ROW) durable_seq_ = sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
   if (rc != SQLITE_ROW) return sqlite_error("reading the log's end");
-  if (options_.durability == Durability::kAsync) {
-    async_thread_ = std::thread([this] { async_loop(); });
-  }
   if (options_.durability == Durability::kNormal && options_.ack_journal && !in_memory()) {
     const char* file = sqlite3_db_filename(db_, "main");
-    if (file != nullptr && file[0] != '\0') {
-      if (!(s = open_journal())) return s;
-      journal_ready_ = true;
-      async_thread_ = std::thread([this] { journal_loop(); });
+    if (file != nullptr && file[0] != '\0' && !(s = open_journal())) {
+      // Closed unapplied: kept for the next open, and this store is not journaled.
+      journal_.close(false);
+      return s;
     }
+  }
+  if (options_.durability == Durability::kAsync || journaled()) {
+    async_thread_ = std::thread([this] { background_loop(); });
   }
   return Status::ok();
 }
@@ -498,7 +499,7 @@ Status SqliteStore::journal_append(int64_t seq, bool* behind) {
       jwriting_ = std::move(spare_.back());
       spare_.pop_back();
     }
-    if (journal_rows_ >= static_cast<int64_t>(options_.async_max_batch)) async_cv_.notify_one();
+    if (waiting_rows() >= options_.async_max_batch) async_cv_.notify_one();
     *behind = journal_rows_ > limit;
   } else {
     jwriting_.clear();  // not acknowledged: the rows go, as after a failed commit
@@ -553,35 +554,29 @@ void SqliteStore::rotate_journal() {
   journal_.switch_files();
 }
 
-void SqliteStore::journal_loop() {
+size_t SqliteStore::waiting_rows() const {
+  return journaled() ? static_cast<size_t>(journal_rows_) : pending_.writes.size();
+}
+
+void SqliteStore::background_loop() {
   std::unique_lock<std::mutex> lock(queue_mu_);
   bool failing = false;
   while (!stopping_) {
     // After a failed write, wait the whole interval before trying again.
     async_cv_.wait_for(lock, std::chrono::milliseconds(options_.async_flush_ms), [&] {
-      return stopping_ ||
-             (!failing && journal_rows_ >= static_cast<int64_t>(options_.async_max_batch));
+      return stopping_ || (!failing && waiting_rows() >= options_.async_max_batch);
     });
-    if (journaled_.empty()) continue;
+    if (waiting_rows() == 0) continue;
     lock.unlock();
-    {
-      std::lock_guard<std::mutex> leader(commit_mu_);
-      failing = !apply_journal();
+    if (journaled()) {
+      {
+        std::lock_guard<std::mutex> leader(commit_mu_);
+        failing = !apply_journal();  // the rows stay journaled for the next try
+      }
+      if (!failing) rotate_journal();
+    } else {
+      failing = !commit(0);  // counted in stats; async mode acked already
     }
-    if (!failing) rotate_journal();
-    lock.lock();
-  }
-}
-
-void SqliteStore::async_loop() {
-  std::unique_lock<std::mutex> lock(queue_mu_);
-  while (!stopping_) {
-    async_cv_.wait_for(lock, std::chrono::milliseconds(options_.async_flush_ms), [this] {
-      return stopping_ || pending_.writes.size() >= options_.async_max_batch;
-    });
-    if (pending_.empty()) continue;
-    lock.unlock();
-    commit(0);  // a failure is counted in stats; async mode acked already
     lock.lock();
   }
 }
@@ -703,8 +698,7 @@ Status SqliteStore::close() {
       std::lock_guard<std::mutex> lock(queue_mu_);
       empty = journaled_.empty();
     }
-    // A journal that an open failed to apply is kept for the next open.
-    Status j = journal_.close(s && empty && journal_ready_);
+    Status j = journal_.close(s && empty);
     if (s) s = j;
   }
   std::lock_guard<std::mutex> lock(conn_mu_);

@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+#include <sqlite3.h>
+
+#include <stdexcept>
+
 #include <fmt/format.h>
 
 #include "baton/orchestrator.h"
@@ -166,12 +170,43 @@ inline std::string dump_rows(EventStore* store, std::initializer_list<const char
   return out;
 }
 
+// The files of a SQLite database of baton's, by suffix: the database, its WAL
+// and shared memory, and the two files of the ack journal.
+inline constexpr const char* kDbFileSuffixes[] = {"", "-wal", "-shm", "-ackj0", "-ackj1"};
+
+inline void remove_db_files(const std::string& path) {
+  for (const char* suffix : kDbFileSuffixes) std::remove((path + suffix).c_str());
+}
+
 inline std::string temp_db(const std::string& name) {
   std::string path = fmt::format("{}/{}-{}.db", BATON_BINARY_DIR, name, ::getpid());
-  for (const char* suffix : {"", "-wal", "-shm", "-ackj0", "-ackj1"}) {
-    std::remove((path + suffix).c_str());
-  }
+  remove_db_files(path);
   return path;
+}
+
+// Another connection makes the database refuse the event rows that `when`
+// (a condition on NEW) selects, as a full disk would, until allow_events().
+inline sqlite3* refuse_events(const std::string& path, const std::string& when = "1") {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) throw std::runtime_error("refuse_events: open");
+  // The engine's writer may hold the write lock for a moment.
+  sqlite3_busy_timeout(db, 10000);
+  std::string sql = fmt::format(
+      "CREATE TRIGGER refuse_events BEFORE INSERT ON events WHEN {} "
+      "BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",
+      when);
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+    std::string error = sqlite3_errmsg(db);
+    sqlite3_close(db);
+    throw std::runtime_error("refuse_events: " + error);
+  }
+  return db;
+}
+
+inline void allow_events(sqlite3* db) {
+  int rc = sqlite3_exec(db, "DROP TRIGGER refuse_events", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  if (rc != SQLITE_OK) throw std::runtime_error("allow_events: DROP TRIGGER failed");
 }
 
 }  // namespace baton::testing

@@ -157,7 +157,7 @@ TEST_CASE("a generated stream gives counts that match the stream; a second push 
 TEST_CASE("reopening restores unfinished runs, which then go on") {
   std::string db = temp_db("recover");
   for (const char* durability : {"normal", "full", "async"}) {
-    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((db + suffix).c_str());
+    remove_db_files(db);
     std::string options = fmt::format(R"({{"path":"{}","durability":"{}"}})", db, durability);
     {
       Engine e(options);
@@ -308,30 +308,11 @@ TEST_CASE("every refusal code is produced, with its reply") {
 
 namespace {
 
-// Another connection makes the database refuse test.end rows (as a full disk
-// would) until allow_test_ends().
-sqlite3* refuse_test_ends(const std::string& db) {
-  sqlite3* other = nullptr;
-  REQUIRE(sqlite3_open(db.c_str(), &other) == SQLITE_OK);
-  // The engine's writer may hold the write lock for a moment.
-  sqlite3_busy_timeout(other, 10000);
-  REQUIRE(sqlite3_exec(other,
-                       "CREATE TRIGGER no_ends BEFORE INSERT ON events WHEN NEW.type = 'test.end' "
-                       "BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",
-                       nullptr, nullptr, nullptr) == SQLITE_OK);
-  return other;
-}
-
-void allow_test_ends(sqlite3* other) {
-  REQUIRE(sqlite3_exec(other, "DROP TRIGGER no_ends", nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(other);
-}
-
 // Starts run r's test t (seqs 1 and 2) and makes the database refuse its end.
 sqlite3* start_test_then_refuse_end(Engine& e, const std::string& db) {
   e.push("w", R"({"type":"run.start","run":"r","seq":1})");
   e.push("w", R"({"type":"test.start","run":"r","id":"t","name":"t","seq":2})");
-  return refuse_test_ends(db);
+  return refuse_events(db, "NEW.type = 'test.end'");
 }
 constexpr const char* kTestEnd = R"({"type":"test.end","run":"r","id":"t","status":"passed","seq":3})";
 
@@ -349,7 +330,7 @@ TEST_CASE("a failed commit refuses with storage, applies nothing, and the engine
   CHECK(has(reply, "disk says no"));
   // Nothing half-applied: the test is still running, seq 3 is not a dup.
   CHECK(has(summary(e, "r"), R"("running":1)"));
-  allow_test_ends(other);
+  allow_events(other);
   reply = e.push("w", kTestEnd, &code);
   CHECK(code == Code::kOk);
   CHECK(!has(reply, "dup"));
@@ -372,7 +353,7 @@ TEST_CASE("with the ack journal a failing table write keeps the acknowledged row
   CHECK(st.journal_rows > 0);
   CHECK(st.deferred_commits > 0);
   // Once the tables take rows again, nothing acknowledged is missing.
-  allow_test_ends(other);
+  allow_events(other);
   CHECK(has(summary(e, "r"), R"("passed":1)"));
   reply = e.push("w", kTestEnd, &code);
   CHECK(has(reply, "dup"));

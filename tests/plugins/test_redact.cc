@@ -147,9 +147,9 @@ TEST_CASE("redact masks secrets in every field before storage, export and other 
     CHECK(seen.find("\"note\":\"aws [REDACTED]\"") != std::string::npos);
     e.close();
   }
-  // The database file's bytes, after close (and any WAL left beside it).
+  // The database file's bytes, after close (and any WAL or journal left beside it).
   std::vector<std::string> found;
-  for (const char* suffix : {"", "-wal", "-shm"}) {
+  for (const char* suffix : baton::testing::kDbFileSuffixes) {
     if (!std::filesystem::exists(db + suffix)) continue;
     auto l = leaks(std::string("file ") + db + suffix, slurp(db + suffix));
     found.insert(found.end(), l.begin(), l.end());

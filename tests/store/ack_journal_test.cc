@@ -83,24 +83,6 @@ void crash_after(const StoreOptions& o, int64_t from, int64_t to) {
   REQUIRE(WEXITSTATUS(status) == 0);
 }
 
-// Another connection makes the tables refuse every event until allow_events().
-sqlite3* refuse_events(const std::string& path) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  // The engine's writer may hold the write lock for a moment.
-  sqlite3_busy_timeout(db, 10000);
-  REQUIRE(sqlite3_exec(db,
-                       "CREATE TRIGGER no_more BEFORE INSERT ON events "
-                       "BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",
-                       nullptr, nullptr, nullptr) == SQLITE_OK);
-  return db;
-}
-
-void allow_events(sqlite3* db) {
-  REQUIRE(sqlite3_exec(db, "DROP TRIGGER no_more", nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(db);
-}
-
 int64_t file_size(const std::string& path) {
   std::error_code ec;
   auto n = std::filesystem::file_size(path, ec);

@@ -20,9 +20,7 @@ class SqliteDatabase final : public TestDatabase {
   explicit SqliteDatabase(std::string_view label)
       : path_(temp_db(fmt::format("store-{}", name_part(label)))) {}
   ~SqliteDatabase() override {
-    for (const char* suffix : {"", "-wal", "-shm", "-ackj0", "-ackj1"}) {
-      std::remove((path_ + suffix).c_str());
-    }
+    remove_db_files(path_);
   }
 
   std::string store_name() const override { return "sqlite"; }

@@ -51,5 +51,5 @@ TEST_CASE("a stream of one-event commits keeps the WAL bounded and loses nothing
   CHECK(n == events);
   CHECK(store->check_integrity());
   REQUIRE(store->close());
-  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+  remove_db_files(path);
 }
