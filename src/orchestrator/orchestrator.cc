@@ -1,5 +1,7 @@
 #include "baton/orchestrator.h"
 
+#include <pthread.h>
+
 #include <chrono>
 #include <optional>
 
@@ -187,7 +189,10 @@ Status Orchestrator::open(const EngineOptions& options, std::unique_ptr<Orchestr
   }
   if (!options.manual_clock) {
     Orchestrator* engine = e.get();
-    im.ticker = std::thread([engine] { engine->tick_loop(); });
+    im.ticker = std::thread([engine] {
+      pthread_setname_np(pthread_self(), "baton-ticker");
+      engine->tick_loop();
+    });
   }
   *out = std::move(e);
   return Status::ok();

@@ -77,6 +77,21 @@ struct Batch {
     writes.push_back(w);
     if (seq > last_seq) last_seq = seq;
   }
+  // Appends every write of `other`, as if each had been appended here.
+  void append_batch(const Batch& other) {
+    const uint32_t value_base = static_cast<uint32_t>(values.size());
+    const uint32_t arena_base = static_cast<uint32_t>(arena.size());
+    for (QueuedWrite w : other.writes) {
+      w.first += value_base;
+      writes.push_back(w);
+    }
+    for (QueuedValue q : other.values) {
+      if (q.kind == Value::Kind::kText) q.off += arena_base;
+      values.push_back(q);
+    }
+    arena.append(other.arena);
+    if (other.last_seq > last_seq) last_seq = other.last_seq;
+  }
   // The k-th value of `w`; text views point into the arena (NUL follows).
   Value value(const QueuedWrite& w, uint16_t k) const {
     const QueuedValue& q = values[w.first + k];
