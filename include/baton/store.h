@@ -100,10 +100,14 @@ struct StoreOptions {
   std::string dsn;  // PostgreSQL
   std::string sqlite_vfs;  // a registered SQLite VFS by name (fault injection); empty: default
   // SQLite, `normal`, a file database: acknowledge once the rows are appended
-  // to the ack journal (one write(2)) and apply them to the tables in the
-  // background, instead of one SQLite commit per push. Same guarantee: the
-  // event survives a process crash, not a power loss.
+  // to the ack journal (copied into a shared mapping of the file: no system
+  // call) and apply them to the tables in the background, instead of one
+  // SQLite commit per push. Same guarantee: the event survives a process
+  // crash, not a power loss.
   bool ack_journal = true;
+  // Appends through the VFS's xWrite instead of the mapping, as on a VFS
+  // whose files the operating system cannot open (for tests of that path).
+  bool ack_journal_map = true;
   // The journal moves to its second file once the active one is this large
   // and every record of the other is in the tables.
   int64_t ack_journal_file_bytes = int64_t{64} << 20;

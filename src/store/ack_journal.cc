@@ -1,7 +1,12 @@
 #include "store/ack_journal.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -18,6 +23,11 @@ constexpr size_t kRecordHeader = 20;
 // A record longer than this is not one baton wrote: the batch arena indexes
 // text with 32-bit offsets, and one commit never holds gigabytes.
 constexpr uint32_t kMaxPayload = 1u << 30;
+// Mapped appends: the most the window of a large journal maps at once.
+constexpr int64_t kMaxMapWindow = int64_t{8} << 20;
+// The most one VFS write is given: SQLite's unix VFS writes at most 128 KiB
+// per call and reports the rest as a full disk.
+constexpr size_t kWritePiece = size_t{64} << 10;
 
 // CRC-32C (Castagnoli), reflected, one table lookup per byte.
 constexpr std::array<uint32_t, 256> make_crc_table() {
@@ -175,8 +185,12 @@ Status AckJournal::io_error(const File& f, const char* what, int rc) const {
                                                    what, f.path, sqlite3_errstr(rc)));
 }
 
-Status AckJournal::open(sqlite3_vfs* vfs, const std::string& base) {
+Status AckJournal::open(sqlite3_vfs* vfs, const std::string& base, int64_t file_bytes,
+                        bool map) {
   vfs_ = vfs;
+  // A quarter of a file's size, so that growing in windows keeps each file
+  // near the size it is switched at.
+  map_window_ = std::clamp<int64_t>(file_bytes / 4, 1, kMaxMapWindow);
   for (int i = 0; i < 2; ++i) {
     File& f = files_[i];
     f.path = fmt::format("{}{}", base, i);
@@ -203,6 +217,7 @@ Status AckJournal::open(sqlite3_vfs* vfs, const std::string& base) {
       return io_error(f, "sizing", rc);
     }
     f.end = size;
+    f.size = size;
   }
   // One engine per journal: a second one appending to the same files would
   // interleave records. The lock lasts until close (or the process's end).
@@ -218,6 +233,13 @@ Status AckJournal::open(sqlite3_vfs* vfs, const std::string& base) {
                    : io_error(files_[0], "locking", rc);
     close(false);
     return s;
+  }
+  // The same files by their names, for mapped appends; a VFS whose files
+  // are not the operating system's keeps xWrite. Opened only once the lock
+  // is held, and closed only with the journal: closing any descriptor of a
+  // file drops the process's POSIX locks on it, the VFS's included.
+  if (map) {
+    for (File& f : files_) f.fd = ::open(f.path.c_str(), O_RDWR | O_CLOEXEC);
   }
   return Status::ok();
 }
@@ -284,11 +306,66 @@ Status AckJournal::replay(
   return Status::ok();
 }
 
+namespace {
+
+// Writes p[0, n) at `offset` in pieces a VFS takes.
+int write_at(sqlite3_file* file, const char* p, size_t n, int64_t offset) {
+  for (size_t at = 0; at < n; at += kWritePiece) {
+    int amount = static_cast<int>(std::min(kWritePiece, n - at));
+    int rc = file->pMethods->xWrite(file, p + at, amount, offset + static_cast<int64_t>(at));
+    if (rc != SQLITE_OK) return rc;
+  }
+  return SQLITE_OK;
+}
+
+}  // namespace
+
+void AckJournal::unmap(File* f) {
+  if (f->map != nullptr) munmap(f->map, static_cast<size_t>(f->map_len));
+  f->map = nullptr;
+  f->map_off = 0;
+  f->map_len = 0;
+}
+
+Status AckJournal::map_for(File* f, size_t n) {
+  const int64_t need = f->end + static_cast<int64_t>(n);
+  if (f->map != nullptr && f->end >= f->map_off && need <= f->map_off + f->map_len) {
+    return Status::ok();
+  }
+  unmap(f);
+  static const int64_t page = sysconf(_SC_PAGESIZE);
+  const int64_t off = f->end / page * page;
+  const int64_t len = (std::max(map_window_, need - off) + page - 1) / page * page;
+  // Zeros written through the VFS: the file system allocates the blocks
+  // now, so a copy into the mapping cannot meet a full disk. Replay stops
+  // at zeros (no record magic).
+  static const std::string zeros(kWritePiece, '\0');
+  while (f->size < off + len) {
+    size_t amount = static_cast<size_t>(std::min<int64_t>(kWritePiece, off + len - f->size));
+    int rc = write_at(f->file, zeros.data(), amount, f->size);
+    if (rc != SQLITE_OK) return io_error(*f, "growing", rc);
+    f->size += static_cast<int64_t>(amount);
+  }
+  void* p = mmap(nullptr, static_cast<size_t>(len), PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_POPULATE, f->fd, off);
+  if (p == MAP_FAILED) {
+    return Status::error(Code::kStorage, fmt::format("storage: mapping the ack journal \"{}\" "
+                                                     "failed: {}",
+                                                     f->path, std::strerror(errno)));
+  }
+  f->map = static_cast<char*>(p);
+  f->map_off = off;
+  f->map_len = len;
+  return Status::ok();
+}
+
 Status AckJournal::reset_file(File* f, uint64_t db_id, bool truncate) {
   int rc = SQLITE_OK;
   if (truncate) {
+    unmap(f);  // a mapped page past the end of a file faults
     rc = f->file->pMethods->xTruncate(f->file, 0);
     if (rc != SQLITE_OK) return io_error(*f, "emptying", rc);
+    f->size = 0;
   }
   f->end = 0;
   f->last_record = 0;
@@ -299,6 +376,7 @@ Status AckJournal::reset_file(File* f, uint64_t db_id, bool truncate) {
   rc = f->file->pMethods->xWrite(f->file, header, sizeof header, 0);
   if (rc != SQLITE_OK) return io_error(*f, "writing the header of", rc);
   f->end = kFileHeader;
+  f->size = std::max<int64_t>(f->size, kFileHeader);
   return Status::ok();
 }
 
@@ -337,11 +415,18 @@ Status AckJournal::append(uint64_t record) {
   put_at<uint64_t>(&buf_, 8, record);
   uint32_t crc = crc32c(0, buf_.data() + 8, 8);
   put_at<uint32_t>(&buf_, 16, crc32c(crc, buf_.data() + kRecordHeader, len));
-  int rc = f.file->pMethods->xWrite(f.file, buf_.data(), static_cast<int>(buf_.size()), f.end);
-  if (rc != SQLITE_OK) {
-    // Whatever part landed must not outlive a crash as a record.
-    f.torn = f.file->pMethods->xTruncate(f.file, f.end) != SQLITE_OK;
-    return io_error(f, "appending to", rc);
+  if (f.fd >= 0) {
+    Status s = map_for(&f, buf_.size());
+    if (!s) return s;
+    std::memcpy(f.map + (f.end - f.map_off), buf_.data(), buf_.size());
+  } else {
+    int rc = write_at(f.file, buf_.data(), buf_.size(), f.end);
+    if (rc != SQLITE_OK) {
+      // Whatever part landed must not outlive a crash as a record.
+      f.torn = f.file->pMethods->xTruncate(f.file, f.end) != SQLITE_OK;
+      return io_error(f, "appending to", rc);
+    }
+    f.size = std::max(f.size, f.end + static_cast<int64_t>(buf_.size()));
   }
   f.end += static_cast<int64_t>(buf_.size());
   f.last_record = record;
@@ -352,6 +437,9 @@ Status AckJournal::close(bool remove) {
   Status result;
   for (File& f : files_) {
     if (f.file == nullptr) continue;
+    unmap(&f);
+    if (f.fd >= 0) ::close(f.fd);
+    f.fd = -1;
     f.file->pMethods->xClose(f.file);
     sqlite3_free(f.file);
     f.file = nullptr;

@@ -3,7 +3,7 @@
 // In `normal` durability an acknowledgement promises that the event survives
 // a process crash (the OS holds the data), not a power loss. A SQLite commit
 // per push keeps that promise at the price of a transaction, several page
-// writes and lock calls per event. The journal keeps it with one write(2):
+// writes and lock calls per event. The journal keeps it with one append:
 // the rows of the events being acknowledged are appended as one record, and
 // the store applies journaled rows to the tables in big transactions behind
 // the acknowledgements. Each of those transactions also stores the number of
@@ -17,8 +17,16 @@
 // Replay stops at the first record that is short, foreign, out of sequence or
 // fails its checksum: a write cut short by a crash or a full disk.
 //
-// All I/O goes through a SQLite VFS (the database's), so a fault-injecting
-// VFS fails journal writes as it fails database writes.
+// The files are opened, locked, read, grown and emptied through a SQLite VFS
+// (the database's), so a fault-injecting VFS fails journal I/O as it fails
+// database I/O. Appends, when the file is also a file of the operating
+// system, copy the record into a shared mapping of the file's end instead
+// of calling write(2): the bytes are in the page cache, which is what
+// `normal` promises, without a system call per acknowledgement. The mapped
+// range is always inside the file's length and was written (with zeros)
+// through the VFS first, so its blocks are allocated and a full disk fails
+// that growth, never a copy. A VFS whose files the operating system cannot
+// open gets its appends through xWrite.
 //
 // Thread safety: none; the store serializes every call.
 #ifndef BATON_STORE_ACK_JOURNAL_H_
@@ -44,10 +52,12 @@ class AckJournal {
   AckJournal& operator=(const AckJournal&) = delete;
 
   // Opens (creating if needed) the journal's two files, `base`0 and `base`1,
-  // through `vfs`. Records go to one of them; once it is large and every
-  // record of the other is in the tables, the other starts over and becomes
-  // the active one, so no record that still matters is ever overwritten.
-  Status open(sqlite3_vfs* vfs, const std::string& base);
+  // through `vfs`. Records go to one of them; once it holds more than about
+  // `file_bytes` and every record of the other is in the tables, the other
+  // starts over and becomes the active one, so no record that still matters
+  // is ever overwritten. `map`: append through a mapping of the files when
+  // the operating system can open them (else xWrite).
+  Status open(sqlite3_vfs* vfs, const std::string& base, int64_t file_bytes, bool map);
   bool is_open() const { return files_[0].file != nullptr; }
 
   // Calls fn(record, payload) for every intact record past `applied` of a
@@ -99,13 +109,25 @@ class AckJournal {
     int64_t end = 0;
     uint64_t last_record = 0;  // the highest record appended since the last reset
     bool torn = false;         // a failed append left bytes past `end`
+    // Mapped appends: the file's own descriptor (-1: appends use xWrite),
+    // its length, and the mapped window [map_off, map_off + map_len).
+    int fd = -1;
+    int64_t size = 0;
+    char* map = nullptr;
+    int64_t map_off = 0;
+    int64_t map_len = 0;
   };
   Status io_error(const File& f, const char* what, int rc) const;
   Status reset_file(File* f, uint64_t db_id, bool truncate);
+  // Makes [f->end, f->end + n) part of the mapped window, growing the file
+  // through the VFS when it is shorter.
+  Status map_for(File* f, size_t n);
+  static void unmap(File* f);
 
   sqlite3_vfs* vfs_ = nullptr;
   File files_[2];
   int active_ = 0;
+  int64_t map_window_ = 0;  // the least a mapped window covers
   std::string buf_;
 };
 

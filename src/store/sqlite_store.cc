@@ -296,7 +296,8 @@ Status SqliteStore::open_journal() {
   sqlite3_vfs* vfs =
       sqlite3_vfs_find(options_.sqlite_vfs.empty() ? nullptr : options_.sqlite_vfs.c_str());
   if (vfs == nullptr) return Status::error(Code::kStorage, "storage: no SQLite VFS");
-  if (!(s = journal_.open(vfs, std::string(sqlite3_db_filename(db_, "main")) + "-ackj"))) {
+  if (!(s = journal_.open(vfs, std::string(sqlite3_db_filename(db_, "main")) + "-ackj",
+                          options_.ack_journal_file_bytes, options_.ack_journal_map))) {
     return s;
   }
   // What the last run acknowledged but did not get into the tables.

@@ -360,6 +360,33 @@ TEST_CASE("with the ack journal a failing table write keeps the acknowledged row
   CHECK(e.engine->store()->stats().journal_rows == 0);
 }
 
+TEST_CASE("a message larger than one VFS write is acknowledged in normal and kept") {
+  // stdout, stderr and error of 60,000 bytes each: the journal record of
+  // this one event passes the 128 KiB a single write of SQLite's unix VFS
+  // takes.
+  std::string db = temp_db("journal-big");
+  const std::string big(60000, 'x');
+  std::string end = fmt::format(
+      R"({{"type":"test.end","run":"r","id":"t","status":"failed","seq":3,"stdout":"{}",)"
+      R"("stderr":"{}","error":{{"message":"{}"}}}})",
+      big, big, big);
+  REQUIRE(end.size() > 180000);
+  {
+    Engine e(fmt::format(R"({{"path":"{}"}})", db));
+    e.push("w", R"({"type":"run.start","run":"r","seq":1})");
+    e.push("w", R"({"type":"test.start","run":"r","id":"t","name":"t","seq":2})");
+    Code code;
+    std::string reply = e.push("w", end, &code);
+    INFO(reply);
+    CHECK(code == Code::kOk);
+  }
+  Engine e(fmt::format(R"({{"path":"{}"}})", db));
+  CHECK(has(summary(e, "r"), R"("failed":1)"));
+  std::string logged =
+      dump_rows(e.engine->store(), {"SELECT LENGTH(payload) FROM events WHERE type = 'test.end'"});
+  CHECK(has(logged, fmt::format("\n{}|\n", end.size())));
+}
+
 TEST_CASE("options are checked and name the bad key") {
   EngineOptions o;
   Status s = EngineOptions::from_json(R"({"durability":"sometimes"})", &o);
