@@ -8,10 +8,10 @@
 #define BATON_STORE_BATCH_H_
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -56,8 +56,8 @@ struct Batch {
     }
     last_seq = 0;
   }
-  static constexpr size_t kKeepArenaBytes = size_t{4} << 20;
-  static constexpr size_t kKeepValues = 64 * 1024;
+  static constexpr size_t kKeepArenaBytes = size_t{64} << 20;
+  static constexpr size_t kKeepValues = 1024 * 1024;
   void append(Stmt stmt, std::initializer_list<Value> row, int64_t seq) {
     append(stmt, row.begin(), row.size(), seq);
   }
@@ -112,40 +112,72 @@ struct Batch {
   void superseded(std::vector<uint8_t>* skip) const {
     skip->assign(writes.size(), 0);
     if (writes.size() < kCoalesceFrom) return;
-    std::unordered_map<std::string, size_t> last;  // key -> index of the kept write
-    last.reserve(writes.size() / 2);
-    std::string key;
+    // An open-addressing table of the kept writes, by key hash; equal
+    // hashes are told apart by comparing the keys themselves.
+    struct Slot {
+      uint64_t hash;
+      uint32_t write;  // index + 1 of the kept write; 0: empty
+    };
+    static thread_local std::vector<Slot> table;
+    size_t cap = 16;
+    while (cap < writes.size() * 2) cap <<= 1;
+    table.assign(cap, Slot{0, 0});
     for (size_t i = writes.size(); i-- > 0;) {
       const QueuedWrite& w = writes[i];
       size_t key_values = key_columns(w.stmt);
       if (key_values == 0 || w.count < key_values) continue;
-      key.assign(1, static_cast<char>(w.stmt));
-      for (uint16_t k = 0; k < key_values; ++k) {
-        const QueuedValue& q = values[w.first + k];
-        key.push_back(static_cast<char>(q.kind));
-        if (q.kind == Value::Kind::kText) {
-          // Length first, so that no text (NULs included) can run into the
-          // next column and make two keys equal.
-          key.append(reinterpret_cast<const char*>(&q.len), sizeof q.len);
-          key.append(arena, q.off, q.len);
-        } else {
-          key.append(reinterpret_cast<const char*>(&q.i), sizeof q.i);
-        }
+      uint64_t h = key_hash(w, key_values);
+      size_t at = h & (cap - 1);
+      while (table[at].write != 0 &&
+             (table[at].hash != h || !same_key(writes[table[at].write - 1], w, key_values))) {
+        at = (at + 1) & (cap - 1);
       }
-      auto [it, inserted] = last.try_emplace(key, i);
-      if (inserted) continue;
+      Slot& slot = table[at];
+      if (slot.write == 0) {
+        slot = Slot{h, static_cast<uint32_t>(i + 1)};
+        continue;
+      }
+      size_t kept_at = slot.write - 1;
       if (w.stmt == Stmt::kUpsertClientSeq) {
         // Keep whichever holds the higher seq.
-        const QueuedValue& kept = values[writes[it->second].first + 1];
+        const QueuedValue& kept = values[writes[kept_at].first + 1];
         const QueuedValue& here = values[w.first + 1];
         if (here.kind == Value::Kind::kInt && kept.kind == Value::Kind::kInt && here.i > kept.i) {
-          (*skip)[it->second] = 1;
-          it->second = i;
+          (*skip)[kept_at] = 1;
+          slot.write = static_cast<uint32_t>(i + 1);
           continue;
         }
       }
       (*skip)[i] = 1;
     }
+  }
+  // The hash of the statement and first `n` values of `w`.
+  uint64_t key_hash(const QueuedWrite& w, size_t n) const {
+    uint64_t h = static_cast<uint64_t>(w.stmt) * 0x9E3779B97F4A7C15ull;
+    for (size_t k = 0; k < n; ++k) {
+      const QueuedValue& q = values[w.first + k];
+      uint64_t v = q.kind == Value::Kind::kText
+                       ? std::hash<std::string_view>()(std::string_view(arena).substr(q.off, q.len))
+                       : static_cast<uint64_t>(q.i);
+      h = (h ^ (v + static_cast<uint64_t>(q.kind))) * 0x100000001B3ull;
+      h ^= h >> 29;
+    }
+    return h;
+  }
+  // Whether `a` and `b` are the same statement with equal first `n` values.
+  bool same_key(const QueuedWrite& a, const QueuedWrite& b, size_t n) const {
+    if (a.stmt != b.stmt) return false;
+    for (size_t k = 0; k < n; ++k) {
+      const QueuedValue& x = values[a.first + k];
+      const QueuedValue& y = values[b.first + k];
+      if (x.kind != y.kind) return false;
+      if (x.kind == Value::Kind::kText) {
+        if (x.len != y.len || arena.compare(x.off, x.len, arena, y.off, y.len) != 0) return false;
+      } else if (x.i != y.i || (x.kind == Value::Kind::kReal && x.d != y.d)) {
+        return false;
+      }
+    }
+    return true;
   }
   static constexpr size_t kCoalesceFrom = 8;
   // How many leading values form the key of an upsert (0: not an upsert).

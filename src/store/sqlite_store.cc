@@ -354,18 +354,21 @@ void SqliteStore::write(Stmt stmt, std::initializer_list<Value> values, int64_t 
   }
 }
 
-Status SqliteStore::bind(sqlite3_stmt* st, int index, const Value& v) {
-  int rc = SQLITE_OK;
+// Binds `v` as parameter `index` of `st`; SQLite's result code.
+int bind_value(sqlite3_stmt* st, int index, const Value& v) {
   switch (v.kind) {
-    case Value::Kind::kNull: rc = sqlite3_bind_null(st, index); break;
-    case Value::Kind::kInt: rc = sqlite3_bind_int64(st, index, v.i); break;
-    case Value::Kind::kReal: rc = sqlite3_bind_double(st, index, v.d); break;
+    case Value::Kind::kNull: return sqlite3_bind_null(st, index);
+    case Value::Kind::kInt: return sqlite3_bind_int64(st, index, v.i);
+    case Value::Kind::kReal: return sqlite3_bind_double(st, index, v.d);
     case Value::Kind::kText:
-      rc = sqlite3_bind_text(st, index, v.s.data(), static_cast<int>(v.s.size()),
-                             SQLITE_STATIC);
-      break;
+      return sqlite3_bind_text(st, index, v.s.data(), static_cast<int>(v.s.size()),
+                               SQLITE_STATIC);
   }
-  return rc == SQLITE_OK ? Status::ok() : sqlite_error("binding a value");
+  return SQLITE_MISUSE;
+}
+
+Status SqliteStore::bind(sqlite3_stmt* st, int index, const Value& v) {
+  return bind_value(st, index, v) == SQLITE_OK ? Status::ok() : sqlite_error("binding a value");
 }
 
 Status SqliteStore::write_transaction(Batch* const* batches, size_t n, uint64_t record) {
@@ -379,9 +382,18 @@ Status SqliteStore::write_transaction(Batch* const* batches, size_t n, uint64_t 
       if (skip_[i]) continue;
       const QueuedWrite& w = batch->writes[i];
       sqlite3_stmt* st = write_stmts_[static_cast<size_t>(w.stmt)];
-      // Every parameter is bound for every row, so no clear_bindings is needed.
-      for (uint16_t k = 0; k < w.count && s; ++k) s = bind(st, k + 1, batch->value(w, k));
-      if (s && sqlite3_step(st) != SQLITE_DONE) s = sqlite_error("writing a row");
+      // Every parameter is bound for every row, so no clear_bindings is
+      // needed. Result codes, not a Status per value: this is the writer's
+      // innermost loop.
+      int rc = SQLITE_OK;
+      for (uint16_t k = 0; k < w.count && rc == SQLITE_OK; ++k) {
+        rc = bind_value(st, k + 1, batch->value(w, k));
+      }
+      if (rc != SQLITE_OK) {
+        s = sqlite_error("binding a value");
+      } else if (sqlite3_step(st) != SQLITE_DONE) {
+        s = sqlite_error("writing a row");
+      }
       sqlite3_reset(st);
       if (!s) break;
       ++written;
