@@ -56,8 +56,8 @@ struct Batch {
     }
     last_seq = 0;
   }
-  static constexpr size_t kKeepArenaBytes = size_t{64} << 20;
-  static constexpr size_t kKeepValues = 1024 * 1024;
+  static constexpr size_t kKeepArenaBytes = size_t{16} << 20;
+  static constexpr size_t kKeepValues = 256 * 1024;
   void append(Stmt stmt, std::initializer_list<Value> row, int64_t seq) {
     append(stmt, row.begin(), row.size(), seq);
   }
