@@ -9,9 +9,14 @@
 //
 //   bench_ingest [--tests N] [--workers W] [--json] [--quick] [--growth]
 //                [--memory-tests N] [--dir DIR] [--pg DSN] [--modes LIST]
+//                [--rounds N] [--threads T]
 //
 // --modes in-memory,async,normal,normal-direct,full runs only those baton rows (for
-// profiling one path); --memory-tests 0 leaves out the memory measurement.
+// profiling one path); --threads T only that many pushing threads (1 and 2
+// by default); --memory-tests 0 leaves out the memory measurement.
+// --rounds N measures the reference and the rows N times, each ratio against
+// its own round's reference, and reports medians: on a machine whose speed
+// drifts (a shared VM), one round's ratio can be off by a third.
 #include <baton/baton.h>
 #include <simdjson.h>
 #include <sqlite3.h>
@@ -118,6 +123,7 @@ struct Result {
   double seconds = 0;
   double p50_us = 0, p99_us = 0, p999_us = 0;
   double ratio = 0;  // against the reference
+  double ratio_min = 0, ratio_max = 0;  // over the rounds (--rounds)
   int64_t refused = 0;
   double eps() const { return seconds > 0 ? events / seconds : 0; }
 };
@@ -332,6 +338,8 @@ int main(int argc, char** argv) {
   std::string dir = "/tmp";
   std::string pg_dsn;
   std::string modes;  // --modes a,b: only these baton modes (profiling); empty: all
+  int rounds = 1;
+  std::vector<int> thread_counts = {1, 2};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
@@ -344,8 +352,10 @@ int main(int argc, char** argv) {
     else if (a == "--memory-tests") memory_tests = std::stoll(next());
     else if (a == "--dir") dir = next();
     else if (a == "--pg") pg_dsn = next();
+    else if (a == "--rounds") rounds = std::max(1, std::stoi(next()));
+    else if (a == "--threads") thread_counts = {std::max(1, std::stoi(next()))};
     else {
-      std::fprintf(stderr, "usage: bench_ingest [--tests N] [--workers W] [--json] [--quick] [--growth] [--memory-tests N] [--dir DIR] [--pg DSN] [--modes in-memory,async,normal,normal-direct,full]\n");
+      std::fprintf(stderr, "usage: bench_ingest [--tests N] [--workers W] [--json] [--quick] [--growth] [--memory-tests N] [--dir DIR] [--pg DSN] [--modes in-memory,async,normal,normal-direct,full] [--rounds N] [--threads T]\n");
       return 2;
     }
   }
@@ -359,32 +369,61 @@ int main(int argc, char** argv) {
   std::string db = dir + "/baton-bench.db";
   std::vector<Result> results;
 
-  Result ref = run_reference(dir + "/baton-bench-ref.db", st, all);
-  results.push_back(ref);
   auto wanted = [&](const char* mode) {
     return modes.empty() || modes.find(fmt::format(",{},", mode)) != std::string::npos;
   };
   auto add = [&](Result r, const Result& against) {
     r.ratio = r.eps() / against.eps();
+    r.ratio_min = r.ratio_max = r.ratio;
     results.push_back(r);
   };
-  for (int threads : {1, 2}) {
-    if (wanted("in-memory"))
-      add(run_baton("in-memory", R"({"path":":memory:","durability":"normal"})", st, threads, all), ref);
-    // normal-direct: `normal` without the ack journal, a SQLite commit per push.
-    for (const char* mode : {"async", "normal", "normal-direct", "full"}) {
-      if (!wanted(mode)) continue;
-      remove_db(db);
-      // fsync per commit: a smaller slice, compared with the reference's rate.
-      size_t slice = std::string(mode) == "full" ? std::min<size_t>(all, 5000) : all;
-      std::string options =
-          std::string(mode) == "normal-direct"
-              ? fmt::format(R"({{"path":"{}","durability":"normal","ack_journal":false}})", db)
-              : fmt::format(R"({{"path":"{}","durability":"{}"}})", db, mode);
-      add(run_baton(mode, options, st, threads, slice), ref);
-      remove_db(db);
+  // Each round measures the reference and then every baton row, so that a
+  // machine whose speed drifts (a shared VM) moves both sides of a ratio
+  // alike; each ratio pairs a row with its own round's reference. A row
+  // reports the round with the median events/s, and the median, least and
+  // greatest ratio over the rounds.
+  std::vector<std::vector<Result>> rounds_results(static_cast<size_t>(rounds));
+  for (int round = 0; round < rounds; ++round) {
+    std::vector<Result>& rr = rounds_results[static_cast<size_t>(round)];
+    Result ref = run_reference(dir + "/baton-bench-ref.db", st, all);
+    ref.ratio = 1;
+    rr.push_back(ref);
+    auto add_round = [&](Result r) {
+      r.ratio = r.eps() / ref.eps();
+      rr.push_back(r);
+    };
+    for (int threads : thread_counts) {
+      if (wanted("in-memory"))
+        add_round(run_baton("in-memory", R"({"path":":memory:","durability":"normal"})", st, threads, all));
+      // normal-direct: `normal` without the ack journal, a SQLite commit per push.
+      for (const char* mode : {"async", "normal", "normal-direct", "full"}) {
+        if (!wanted(mode)) continue;
+        remove_db(db);
+        // fsync per commit: a smaller slice, compared with the reference's rate.
+        size_t slice = std::string(mode) == "full" ? std::min<size_t>(all, 5000) : all;
+        std::string options =
+            std::string(mode) == "normal-direct"
+                ? fmt::format(R"({{"path":"{}","durability":"normal","ack_journal":false}})", db)
+                : fmt::format(R"({{"path":"{}","durability":"{}"}})", db, mode);
+        add_round(run_baton(mode, options, st, threads, slice));
+        remove_db(db);
+      }
     }
   }
+  for (size_t row = 0; row < rounds_results[0].size(); ++row) {
+    std::vector<Result> over;
+    for (const auto& rr : rounds_results) over.push_back(rr[row]);
+    std::vector<double> ratios;
+    for (const Result& r : over) ratios.push_back(r.ratio);
+    std::sort(ratios.begin(), ratios.end());
+    std::sort(over.begin(), over.end(), [](const Result& a, const Result& b) { return a.eps() < b.eps(); });
+    Result r = over[over.size() / 2];
+    r.ratio = ratios[ratios.size() / 2];
+    r.ratio_min = ratios.front();
+    r.ratio_max = ratios.back();
+    results.push_back(r);
+  }
+  const Result& ref = results[0];
 #if BATON_WITH_POSTGRESQL
   if (!pg_dsn.empty()) {
     // Every event is a round trip to the server under the shared log's lock,
@@ -421,23 +460,24 @@ int main(int argc, char** argv) {
     std::string out = "{\"tests\":" + std::to_string(tests) + ",\"events\":" + std::to_string(all) + ",\"results\":[";
     for (size_t i = 0; i < results.size(); ++i) {
       const Result& r = results[i];
-      out += fmt::format(R"({}{{"name":"{}","threads":{},"events":{},"events_per_s":{:.0f},"ratio":{:.3f},"p50_us":{:.2f},"p99_us":{:.2f},"p999_us":{:.2f},"refused":{}}})",
-                         i ? "," : "", r.name, r.threads, r.events, r.eps(), r.ratio, r.p50_us, r.p99_us, r.p999_us, r.refused);
+      out += fmt::format(R"({}{{"name":"{}","threads":{},"events":{},"events_per_s":{:.0f},"ratio":{:.3f},"ratio_min":{:.3f},"ratio_max":{:.3f},"p50_us":{:.2f},"p99_us":{:.2f},"p999_us":{:.2f},"refused":{}}})",
+                         i ? "," : "", r.name, r.threads, r.events, r.eps(), r.ratio, r.ratio_min, r.ratio_max, r.p50_us, r.p99_us, r.p999_us, r.refused);
     }
-    out += fmt::format(R"(],"bytes_per_tracked_test":{:.1f},"heap_bytes_per_tracked_test":{:.1f},"tracked_tests":{},"peak_rss_kb":{}}})",
-                       per_test, heap_per_test, memory_tests, rss);
+    out += fmt::format(R"(],"rounds":{},"bytes_per_tracked_test":{:.1f},"heap_bytes_per_tracked_test":{:.1f},"tracked_tests":{},"peak_rss_kb":{}}})",
+                       rounds, per_test, heap_per_test, memory_tests, rss);
     std::puts(out.c_str());
     return 0;
   }
-  std::printf("stream: %lld tests, %zu events, %d clients\n\n", static_cast<long long>(tests), all, workers);
-  std::printf("%-28s %7s %9s %12s %8s %9s %9s %9s\n", "mode", "threads", "events", "events/s", "ratio", "p50 us", "p99 us", "p99.9 us");
+  std::printf("stream: %lld tests, %zu events, %d clients; %d round%s\n\n", static_cast<long long>(tests), all, workers, rounds, rounds > 1 ? "s" : "");
+  std::printf("%-28s %7s %9s %12s %8s %13s %9s %9s %9s\n", "mode", "threads", "events", "events/s", "ratio", "ratio range", "p50 us", "p99 us", "p99.9 us");
   for (const Result& r : results) {
-    std::printf("%-28s %7d %9lld %12.0f %8.3f %9.2f %9.2f %9.2f%s\n", r.name.c_str(), r.threads,
-                static_cast<long long>(r.events), r.eps(), r.ratio, r.p50_us, r.p99_us, r.p999_us,
+    std::string range = fmt::format("{:.2f}-{:.2f}", r.ratio_min, r.ratio_max);
+    std::printf("%-28s %7d %9lld %12.0f %8.3f %13s %9.2f %9.2f %9.2f%s\n", r.name.c_str(), r.threads,
+                static_cast<long long>(r.events), r.eps(), r.ratio, range.c_str(), r.p50_us, r.p99_us, r.p999_us,
                 r.refused ? fmt::format("  ({} refused)", r.refused).c_str() : "");
   }
   std::printf("\nmemory: %.1f bytes of RSS (%.1f of heap) per tracked test at %lld tests; peak RSS %lld KiB\n",
               per_test, heap_per_test, static_cast<long long>(memory_tests), static_cast<long long>(rss));
-  std::printf("ratio: events/s against the reference (the 10M growth row: against the 1M row)\n");
+  std::printf("ratio: events/s against the reference of the same round, the median over the rounds (the 10M growth row: against the 1M row)\n");
   return 0;
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every benchmark of the build in $1 (default build-bench); more
+# Runs every benchmark of the build in $1 (default build-bench); bench_ingest
+# measures three rounds and reports medians (a later --rounds wins); more
 # arguments go to bench_ingest. With BATON_PG_DSN set (a PostgreSQL server,
 # e.g. from scripts/pg-server.sh), the ingest and claim benchmarks add rows
 # for the PostgreSQL store.
@@ -7,7 +8,7 @@ set -euo pipefail
 build=${1:-build-bench}
 pg=()
 [ -n "${BATON_PG_DSN:-}" ] && pg=(--pg "$BATON_PG_DSN")
-"$build/bench/bench_ingest" "${pg[@]}" "${@:2}"
+"$build/bench/bench_ingest" --rounds 3 "${pg[@]}" "${@:2}"
 echo
 "$build/bench/bench_claim" "${pg[@]}"
 if [ -x "$build/bench/bench_queue_sim" ]; then
