@@ -83,10 +83,6 @@ uint32_t crc32c(uint32_t crc, const char* p, size_t n) {
 namespace {
 
 template <typename T>
-void put(std::string* out, T v) {
-  out->append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-template <typename T>
 void put_at(std::string* out, size_t at, T v) {
   std::memcpy(out->data() + at, &v, sizeof v);
 }
@@ -117,21 +113,50 @@ class Reader {
 
 }  // namespace
 
-void encode_rows(const Batch& batch, std::string* out) {
-  for (const QueuedWrite& w : batch.writes) {
-    put<uint8_t>(out, static_cast<uint8_t>(w.stmt));
-    put<uint16_t>(out, w.count);
-    put<int64_t>(out, w.seq);
+void encode_rows(const Batch& batch, std::string* out) { encode_rows(batch, 0, out); }
+
+void encode_rows(const Batch& batch, size_t begin, std::string* out) {
+  // Sized first, then written through a cursor: one resize per record
+  // instead of a string append per field.
+  size_t bytes = 0;
+  for (size_t i = begin; i < batch.writes.size(); ++i) {
+    const QueuedWrite& w = batch.writes[i];
+    bytes += 1 + 2 + 8;
     for (uint16_t k = 0; k < w.count; ++k) {
       const QueuedValue& q = batch.values[w.first + k];
-      put<uint8_t>(out, static_cast<uint8_t>(q.kind));
+      bytes += 1;
       switch (q.kind) {
         case Value::Kind::kNull: break;
-        case Value::Kind::kInt: put<int64_t>(out, q.i); break;
-        case Value::Kind::kReal: put<double>(out, q.d); break;
+        case Value::Kind::kInt:
+        case Value::Kind::kReal: bytes += 8; break;
+        case Value::Kind::kText: bytes += 4 + q.len; break;
+      }
+    }
+  }
+  const size_t at = out->size();
+  out->resize(at + bytes);
+  char* p = out->data() + at;
+  auto emit = [&p](const void* v, size_t n) {
+    std::memcpy(p, v, n);
+    p += n;
+  };
+  for (size_t i = begin; i < batch.writes.size(); ++i) {
+    const QueuedWrite& w = batch.writes[i];
+    const uint8_t stmt = static_cast<uint8_t>(w.stmt);
+    emit(&stmt, 1);
+    emit(&w.count, 2);
+    emit(&w.seq, 8);
+    for (uint16_t k = 0; k < w.count; ++k) {
+      const QueuedValue& q = batch.values[w.first + k];
+      const uint8_t kind = static_cast<uint8_t>(q.kind);
+      emit(&kind, 1);
+      switch (q.kind) {
+        case Value::Kind::kNull: break;
+        case Value::Kind::kInt: emit(&q.i, 8); break;
+        case Value::Kind::kReal: emit(&q.d, 8); break;
         case Value::Kind::kText:
-          put<uint32_t>(out, q.len);
-          out->append(batch.arena, q.off, q.len);
+          emit(&q.len, 4);
+          emit(batch.arena.data() + q.off, q.len);
           break;
       }
     }

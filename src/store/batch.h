@@ -7,6 +7,7 @@
 #ifndef BATON_STORE_BATCH_H_
 #define BATON_STORE_BATCH_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -77,20 +78,60 @@ struct Batch {
     writes.push_back(w);
     if (seq > last_seq) last_seq = seq;
   }
-  // Appends every write of `other`, as if each had been appended here.
-  void append_batch(const Batch& other) {
-    const uint32_t value_base = static_cast<uint32_t>(values.size());
-    const uint32_t arena_base = static_cast<uint32_t>(arena.size());
-    for (QueuedWrite w : other.writes) {
-      w.first += value_base;
-      writes.push_back(w);
+  // Appends writes [begin, end) of `other`, as if each had been appended
+  // here.
+  void append_writes(const Batch& other, size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const QueuedWrite& w = other.writes[i];
+      QueuedWrite copy = w;
+      copy.first = static_cast<uint32_t>(values.size());
+      for (uint16_t k = 0; k < w.count; ++k) {
+        QueuedValue q = other.values[w.first + k];
+        if (q.kind == Value::Kind::kText) {
+          const uint32_t off = static_cast<uint32_t>(arena.size());
+          arena.append(other.arena, q.off, q.len);
+          arena.push_back('\0');
+          q.off = off;
+        }
+        values.push_back(q);
+      }
+      writes.push_back(copy);
+      if (w.seq > last_seq) last_seq = w.seq;
     }
-    for (QueuedValue q : other.values) {
-      if (q.kind == Value::Kind::kText) q.off += arena_base;
-      values.push_back(q);
+  }
+  // Keeps the first `n` writes and drops the rest, with their values.
+  void truncate(size_t n) {
+    if (n >= writes.size()) return;
+    const uint32_t first_value = writes[n].first;
+    for (size_t v = first_value; v < values.size(); ++v) {
+      if (values[v].kind == Value::Kind::kText) {
+        arena.resize(values[v].off);  // texts are appended in value order
+        break;
+      }
     }
-    arena.append(other.arena);
-    if (other.last_seq > last_seq) last_seq = other.last_seq;
+    values.resize(first_value);
+    writes.resize(n);
+    last_seq = 0;
+    for (const QueuedWrite& w : writes) last_seq = std::max(last_seq, w.seq);
+  }
+  // Drops writes [begin, end), keeping the others in order.
+  void erase_writes(size_t begin, size_t end) {
+    Batch kept;
+    kept.append_writes(*this, 0, begin);
+    kept.append_writes(*this, end, writes.size());
+    std::swap(*this, kept);
+  }
+  // The lowest and highest event sequence numbers of writes [begin, end)
+  // (0 and 0: none).
+  void seq_range(size_t begin, size_t end, int64_t* first, int64_t* last) const {
+    *first = 0;
+    *last = 0;
+    for (size_t i = begin; i < end; ++i) {
+      const int64_t seq = writes[i].seq;
+      if (seq <= 0) continue;
+      if (*first == 0) *first = seq;
+      *last = std::max(*last, seq);
+    }
   }
   // The k-th value of `w`; text views point into the arena (NUL follows).
   Value value(const QueuedWrite& w, uint16_t k) const {

@@ -156,18 +156,20 @@ class SqliteStore final : public EventStore {
 
   std::mutex journal_mu_;  // one journal appender at a time
   AckJournal journal_;     // journal_mu_, but see rotate_journal()
-  Batch jwriting_;         // journal_mu_
   uint64_t next_record_ = 1;  // journal_mu_
   uint64_t db_id_ = 0;
-  // Journaled and acknowledged, not yet in the tables. Appends add their
-  // rows to journaled_ (one batch however many appends, so no allocation
-  // per push, and the applier's commit coalesces across all of them); the
-  // applier takes them into applying_, where they stay until they are in.
-  Batch journaled_;                 // queue_mu_
-  uint64_t journaled_record_ = 0;   // queue_mu_: the last record in journaled_
+  // With the journal, pending_ holds the journaled rows first: the first
+  // journaled_writes_ of its writes are journaled and acknowledged, the rest
+  // wait for the next append. An append encodes the rest in place and moves
+  // the mark; the applier takes the journaled rows into applying_, where
+  // they stay until they are in the tables. No row is copied on the way
+  // from a push to its ack, and the applier's commit coalesces across every
+  // append it takes.
+  size_t journaled_writes_ = 0;     // queue_mu_
+  uint64_t journaled_record_ = 0;   // queue_mu_: the last record journaled
   Batch applying_;                  // commit_mu_
   uint64_t applying_record_ = 0;    // commit_mu_
-  int64_t journal_rows_ = 0;        // queue_mu_: rows in both
+  int64_t journal_rows_ = 0;        // queue_mu_: journaled rows, in both
   std::atomic<uint64_t> applied_record_{0};
   std::atomic<int64_t> deferred_commits_{0};
   sqlite3_stmt* journal_stmt_ = nullptr;
@@ -493,38 +495,43 @@ Status SqliteStore::journal_append(int64_t seq, bool* behind) {
   if (seq > 0 && durable_seq_.load(std::memory_order_acquire) >= seq) {
     return failures_.outcome(seq);
   }
-  int64_t backlog = 0;
+  // The rows past the mark, encoded where they are. Pushers wait for
+  // queue_mu_ meanwhile; the applier may move them (to the front of a new
+  // pending_) once it is released, but never past the mark.
+  size_t count = 0;
+  int64_t first_seq = 0, last = 0;
+  Status s;
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
-    std::swap(pending_, jwriting_);
-    backlog = journal_rows_;
+    count = pending_.writes.size() - journaled_writes_;
+    if (count == 0) return failures_.outcome(seq);
+    pending_.seq_range(journaled_writes_, pending_.writes.size(), &first_seq, &last);
+    const int64_t limit = options_.ack_journal_backlog_rows;
+    if (journal_rows_ >= kBacklogRefuseFactor * limit) {
+      // Even pushers writing the backlog could not get it into the tables.
+      s = Status::error(Code::kStorage,
+                        fmt::format("storage: {} acknowledged rows are waiting for the "
+                                    "database, whose writes keep failing; pushes are refused "
+                                    "until they are written",
+                                    journal_rows_));
+    } else {
+      encode_rows(pending_, journaled_writes_, journal_.start_record());
+    }
   }
-  if (jwriting_.empty()) return failures_.outcome(seq);
-  int64_t first_seq = jwriting_.first_seq();
-  int64_t last = jwriting_.last_seq;
-  Status s;
-  const int64_t limit = options_.ack_journal_backlog_rows;
-  if (backlog >= kBacklogRefuseFactor * limit) {
-    // Even pushers writing the backlog could not get it into the tables.
-    s = Status::error(Code::kStorage,
-                      fmt::format("storage: {} acknowledged rows are waiting for the database, "
-                                  "whose writes keep failing; pushes are refused until they are "
-                                  "written",
-                                  backlog));
-  } else {
-    encode_rows(jwriting_, journal_.start_record());
-    s = journal_.append(next_record_);
-  }
-  if (s) {
+  if (s) s = journal_.append(next_record_);
+  {
     std::lock_guard<std::mutex> lock(queue_mu_);
-    journal_rows_ += static_cast<int64_t>(jwriting_.writes.size());
-    journaled_.append_batch(jwriting_);
-    journaled_record_ = next_record_++;
-    jwriting_.clear();
-    if (waiting_rows() >= options_.async_max_batch) async_cv_.notify_one();
-    *behind = journal_rows_ > limit;
-  } else {
-    jwriting_.clear();  // not acknowledged: the rows go, as after a failed commit
+    if (s) {
+      journaled_writes_ += count;
+      journal_rows_ += static_cast<int64_t>(count);
+      journaled_record_ = next_record_++;
+      if (waiting_rows() >= options_.async_max_batch) async_cv_.notify_one();
+      *behind = journal_rows_ > options_.ack_journal_backlog_rows;
+    } else {
+      // Not acknowledged: the rows go, as after a failed commit. Rows that
+      // other pushers queued meanwhile stay for the next append.
+      pending_.erase_writes(journaled_writes_, journaled_writes_ + count);
+    }
   }
   return finish_batch(s, first_seq, last, seq);
 }
@@ -532,13 +539,21 @@ Status SqliteStore::journal_append(int64_t seq, bool* behind) {
 Status SqliteStore::apply_journal() {
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
-    if (applying_.empty()) {
-      std::swap(applying_, journaled_);
-    } else {
-      applying_.append_batch(journaled_);  // a failed write's rows come first
-      journaled_.clear();
+    const size_t marked = journaled_writes_;
+    if (marked > 0) {
+      if (applying_.empty()) {
+        // Take pending_ whole and give back the rows past the mark.
+        std::swap(applying_, pending_);
+        pending_.append_writes(applying_, marked, applying_.writes.size());
+        applying_.truncate(marked);
+      } else {
+        // A failed write's rows are still waiting: these go after them.
+        applying_.append_writes(pending_, 0, marked);
+        pending_.erase_writes(0, marked);
+      }
+      journaled_writes_ = 0;
     }
-    if (journaled_record_ > applying_record_) applying_record_ = journaled_record_;
+    applying_record_ = journaled_record_;
   }
   if (applying_.empty()) return Status::ok();
   Status s;
@@ -672,7 +687,7 @@ StoreStats SqliteStore::stats() const {
   st.durable_seq = durable_seq_.load();
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
-    st.pending_rows = static_cast<int64_t>(pending_.writes.size());
+    st.pending_rows = static_cast<int64_t>(pending_.writes.size() - journaled_writes_);
     st.journal_rows = journal_rows_;
   }
   st.deferred_commits = deferred_commits_.load();

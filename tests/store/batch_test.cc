@@ -77,5 +77,70 @@ TEST_CASE("a batch writes each upserted key once: the last write, or the client'
   }
 }
 
+// Every write of `b` as text, one line each.
+std::vector<std::string> rows_of(const Batch& b) {
+  std::vector<std::string> out;
+  for (const QueuedWrite& w : b.writes) {
+    std::string line = std::to_string(static_cast<int>(w.stmt)) + "@" + std::to_string(w.seq);
+    for (uint16_t k = 0; k < w.count; ++k) {
+      Value v = b.value(w, k);
+      line += v.kind == Value::Kind::kText  ? "|t:" + std::string(v.s)
+              : v.kind == Value::Kind::kInt ? "|i:" + std::to_string(v.i)
+                                            : std::string("|null");
+    }
+    out.push_back(line);
+  }
+  return out;
+}
+
+TEST_CASE("a batch's writes can be copied, cut and erased by range, values and all") {
+  Batch b;
+  for (int64_t i = 1; i <= 20; ++i) {
+    if (i % 3 == 0) {
+      b.append(Stmt::kUpsertClientSeq, {"c" + std::to_string(i), i}, i);
+    } else {
+      b.append(Stmt::kInsertEvent, {i, "run", "log", Value(), i, Value(), i, std::string(i, 'p')},
+               i);
+    }
+  }
+  const std::vector<std::string> all = rows_of(b);
+  auto slice = [&](size_t from, size_t to) {
+    return std::vector<std::string>(all.begin() + static_cast<long>(from),
+                                    all.begin() + static_cast<long>(to));
+  };
+
+  Batch copy;
+  copy.append_writes(b, 5, 12);
+  copy.append_writes(b, 0, 2);
+  std::vector<std::string> want = slice(5, 12);
+  for (const std::string& r : slice(0, 2)) want.push_back(r);
+  CHECK(rows_of(copy) == want);
+  CHECK(copy.last_seq == 12);
+
+  Batch cut = b;
+  cut.truncate(7);
+  CHECK(rows_of(cut) == slice(0, 7));
+  CHECK(cut.last_seq == 7);
+  // What was cut takes no room: appending after it reads back whole.
+  cut.append_writes(b, 15, 20);
+  want = slice(0, 7);
+  for (const std::string& r : slice(15, 20)) want.push_back(r);
+  CHECK(rows_of(cut) == want);
+
+  Batch erased = b;
+  erased.erase_writes(3, 9);
+  want = slice(0, 3);
+  for (const std::string& r : slice(9, 20)) want.push_back(r);
+  CHECK(rows_of(erased) == want);
+
+  int64_t first = 0, last = 0;
+  b.seq_range(4, 10, &first, &last);
+  CHECK(first == 5);
+  CHECK(last == 10);
+  b.seq_range(4, 4, &first, &last);
+  CHECK(first == 0);
+  CHECK(last == 0);
+}
+
 }  // namespace
 }  // namespace baton
