@@ -55,14 +55,17 @@ struct Message {
 struct Stream {
   std::vector<Message> messages;
   int clients = 0;
+  std::string client_prefix;  // clients are <prefix>-0, <prefix>-1, ...
   int64_t tests = 0;
 };
 
 // The shape of a real run: suites of tests spread over workers, ~10% failing
 // and retried once (half then pass), 5% skipped, realistic names and errors.
-Stream make_stream(int64_t tests, int workers, const std::string& run, uint32_t seed = 42) {
+Stream make_stream(int64_t tests, int workers, const std::string& run, uint32_t seed = 42,
+                   const std::string& client_prefix = "ci") {
   Stream st;
   st.clients = workers;
+  st.client_prefix = client_prefix;
   st.tests = tests;
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(0, 1);
@@ -70,7 +73,7 @@ Stream make_stream(int64_t tests, int workers, const std::string& run, uint32_t 
   std::vector<int64_t> seq(workers, 0);
   auto emit = [&](int w, std::string body) {
     body.pop_back();
-    body += fmt::format(",\"client\":\"ci-{}\",\"seq\":{}}}", w, ++seq[w]);
+    body += fmt::format(",\"client\":\"{}-{}\",\"seq\":{}}}", client_prefix, w, ++seq[w]);
     st.messages.push_back({w, std::move(body)});
   };
   int64_t t0 = 1764138000000;
@@ -138,7 +141,7 @@ Result run_baton(const std::string& name, const std::string& options, const Stre
   if (baton_open(options.c_str(), &e) != BATON_OK) die("baton_open");
   std::vector<baton_session*> sessions(st.clients);
   for (int c = 0; c < st.clients; ++c) {
-    std::string cred = fmt::format(R"({{"client":"ci-{}"}})", c);
+    std::string cred = fmt::format(R"({{"client":"{}-{}"}})", st.client_prefix, c);
     if (baton_session_open(e, cred.c_str(), &sessions[c]) != BATON_OK) die("session");
   }
   size_t n = std::min(limit, st.messages.size());
@@ -292,8 +295,11 @@ double bytes_per_tracked_test(int64_t tests, const std::string& path, double* he
 }
 
 // Pre-fills a database with about `events` events (async, many runs), then
-// measures `normal` ingest of `st` on top of it.
-Result growth(const std::string& path, int64_t events, const Stream& st, size_t limit) {
+// measures `normal` ingest of `slice` events on top of it, `rounds` times
+// (each a run and clients of its own, so none is refused as finished or as
+// a duplicate), giving the round with the median events/s.
+Result growth(const std::string& path, int64_t events, int64_t tests, int workers, size_t slice,
+              int rounds) {
   remove_db(path);
   {
     baton_engine* e = nullptr;
@@ -302,17 +308,15 @@ Result growth(const std::string& path, int64_t events, const Stream& st, size_t 
     int64_t per_run = 100000;
     int runs = static_cast<int>(std::max<int64_t>(1, events / (per_run * 22 / 10)));
     for (int r = 0; r < runs; ++r) {
-      Stream fill = make_stream(per_run, 4, fmt::format("fill-{}", r), 100 + r);
+      Stream fill = make_stream(per_run, 4, fmt::format("fill-{}", r), 100 + r,
+                                fmt::format("fill-{}", r));
       std::vector<baton_session*> sessions(fill.clients);
       for (int c = 0; c < fill.clients; ++c) {
         std::string cred = fmt::format(R"({{"client":"fill-{}-{}"}})", r, c);
         baton_session_open(e, cred.c_str(), &sessions[c]);
       }
       for (const Message& m : fill.messages) {
-        std::string json = m.json;
-        size_t p = json.find("\"client\":\"ci-");
-        json.replace(p, 13, fmt::format("\"client\":\"fill-{}-", r));
-        baton_push(sessions[m.client], json.data(), json.size(), nullptr, nullptr);
+        baton_push(sessions[m.client], m.json.data(), m.json.size(), nullptr, nullptr);
       }
       for (auto* s : sessions) baton_session_close(s);
     }
@@ -322,10 +326,17 @@ Result growth(const std::string& path, int64_t events, const Stream& st, size_t 
   // during the measurement, they would make its checkpoints wait behind the
   // fill's writeback: the rows are to measure the database's size, not that.
   sync();
-  Result r = run_baton(fmt::format("normal, {}M events in db", events / 1000000),
-                       fmt::format(R"({{"path":"{}","durability":"normal"}})", path), st, 1, limit);
+  std::vector<Result> over;
+  for (int round = 0; round < rounds; ++round) {
+    std::string tag = fmt::format("growth-{}-{}", events, round);
+    Stream st = make_stream(tests, workers, tag, 42 + static_cast<uint32_t>(round), tag);
+    over.push_back(run_baton(fmt::format("normal, {}M events in db", events / 1000000),
+                             fmt::format(R"({{"path":"{}","durability":"normal"}})", path), st, 1,
+                             slice));
+  }
   remove_db(path);
-  return r;
+  std::sort(over.begin(), over.end(), [](const Result& a, const Result& b) { return a.eps() < b.eps(); });
+  return over[over.size() / 2];
 }
 
 }  // namespace
@@ -449,10 +460,12 @@ int main(int argc, char** argv) {
   int64_t rss = peak_rss_kb();
   if (do_growth) {
     size_t slice = std::min<size_t>(all, 200000);
-    Result g1 = growth(dir + "/baton-growth.db", 1000000, st, slice);
-    Result g10 = growth(dir + "/baton-growth.db", 10000000, st, slice);
+    // A smaller stream per round: each round adds its events to the database.
+    int64_t growth_tests = std::max<int64_t>(1, static_cast<int64_t>(slice) * tests / static_cast<int64_t>(all));
+    Result g1 = growth(dir + "/baton-growth.db", 1000000, growth_tests, workers, slice, rounds);
+    Result g10 = growth(dir + "/baton-growth.db", 10000000, growth_tests, workers, slice, rounds);
     add(g1, ref);
-    g10.ratio = g10.eps() / g1.eps();
+    g10.ratio = g10.ratio_min = g10.ratio_max = g10.eps() / g1.eps();
     results.push_back(g10);
   }
 
