@@ -97,6 +97,10 @@ struct StoreOptions {
   Durability durability = Durability::kNormal;
   int64_t async_flush_ms = 20;  // async: the longest an acked event waits for its commit
   size_t async_max_batch = 4096;
+  // async: queued rows beyond which the pusher whose write passes this
+  // commits the queue itself (backpressure), so memory stays bounded when
+  // pushes outpace the background writer.
+  int64_t async_backlog_rows = 65536;
   std::string dsn;  // PostgreSQL
   std::string sqlite_vfs;  // a registered SQLite VFS by name (fault injection); empty: default
   // SQLite, `normal`, a file database: acknowledge once the rows are appended

@@ -85,8 +85,15 @@ class SqliteStore final : public EventStore {
     group_owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   }
   void end_group() override {
+    const bool behind = options_.durability == Durability::kAsync &&
+                        static_cast<int64_t>(pending_.writes.size()) >=
+                            options_.async_backlog_rows;
     group_owner_.store(std::thread::id(), std::memory_order_relaxed);
     queue_mu_.unlock();
+    // Backpressure: the background writer is behind (or the tables fail),
+    // so this pusher commits the queue itself; a failure is counted and
+    // handled as the writer's would be (async acknowledged already).
+    if (behind) commit(0);
   }
   Status commit(int64_t seq) override;
   Status flush() override;

@@ -321,6 +321,29 @@ TEST_CASE("pushers write the backlog themselves once the writer is behind") {
   REQUIRE(store->close());
 }
 
+TEST_CASE("async: a pusher commits the queue itself once the writer is behind") {
+  for (const char* where : {"file", ":memory:"}) {
+    INFO(where);
+    std::string path = std::string(where) == "file" ? temp_db("async-backlog") : ":memory:";
+    StoreOptions o = journal_options(path);  // the writer never wakes on its own
+    o.durability = Durability::kAsync;
+    o.async_backlog_rows = 100;
+    std::unique_ptr<EventStore> store;
+    REQUIRE(open_sqlite_store(o, &store));
+    int64_t most = 0;
+    for (int64_t seq = 1; seq <= 1000; ++seq) {
+      write_event(store.get(), seq, "p");  // two rows; async: no commit per push
+      most = std::max(most, store->stats().pending_rows);
+    }
+    // Each write group ends below the limit or commits what is queued.
+    CHECK(most < 100);
+    CHECK(store->stats().commits >= 1000 * 2 / 100 - 1);
+    REQUIRE(store->flush());
+    CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 1000);
+    REQUIRE(store->close());
+  }
+}
+
 TEST_CASE("while the tables keep failing, a bounded backlog is kept and then pushes are refused") {
   std::string path = temp_db("ackj-bound");
   StoreOptions o = journal_options(path);
