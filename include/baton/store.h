@@ -154,6 +154,8 @@ class EventStore {
   // The highest sequence number whose batch committed (with the ack
   // journal: was journaled).
   virtual int64_t durable_seq() const = 0;
+  // stats().failed_commits without the rest: read on every push.
+  virtual int64_t failed_commits() const { return stats().failed_commits; }
 
   // Constant SQL with `?` placeholders and bound parameters only.
   virtual Status read(std::string_view sql, std::initializer_list<Value> params,

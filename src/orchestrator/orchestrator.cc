@@ -72,7 +72,7 @@ Status reload_state(Orchestrator::Impl& im, EventStore* store) {
   // would be missing from a rebuild: it waits until they are written (the
   // next push or query tries again).
   if (!f && store->stats().journal_rows > 0) return f;
-  im.seen_failed_commits = store->stats().failed_commits;
+  im.seen_failed_commits = store->failed_commits();
   im.state = std::make_unique<StateManager>();
   // A shared log holds still while it is read, so that no event falls
   // between the runs read and the events replayed.
@@ -87,7 +87,7 @@ Status reload_state(Orchestrator::Impl& im, EventStore* store) {
 }
 
 Status reload_if_stale(Orchestrator::Impl& im, EventStore* store, bool* reloaded) {
-  bool stale = store->stats().failed_commits != im.seen_failed_commits;
+  bool stale = store->failed_commits() != im.seen_failed_commits;
   if (reloaded) *reloaded = stale;
   return stale ? reload_state(im, store) : Status::ok();
 }
@@ -166,7 +166,7 @@ Status Orchestrator::open(const EngineOptions& options, std::unique_ptr<Orchestr
   if (!s) return s;
   s = reload_state(im, e->store_.get());
   if (!s) return s;
-  im.seen_failed_commits = e->store_->stats().failed_commits;
+  im.seen_failed_commits = e->store_->failed_commits();
 
   if (!options.plugins_json.empty()) {
     simdjson::dom::parser parser;

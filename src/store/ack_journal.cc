@@ -113,8 +113,6 @@ class Reader {
 
 }  // namespace
 
-void encode_rows(const Batch& batch, std::string* out) { encode_rows(batch, 0, out); }
-
 void encode_rows(const Batch& batch, size_t begin, std::string* out) {
   // Sized first, then written through a cursor: one resize per record
   // instead of a string append per field.

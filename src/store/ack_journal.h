@@ -134,9 +134,8 @@ class AckJournal {
 // CRC-32C (Castagnoli) of p[0, n), continuing from `crc` (0 to start).
 uint32_t crc32c(uint32_t crc, const char* p, size_t n);
 
-// Appends the rows of `batch` (from its write `begin` on) to `out` in the
+// Appends the rows of `batch` from its write `begin` on to `out` in the
 // journal's payload encoding.
-void encode_rows(const Batch& batch, std::string* out);
 void encode_rows(const Batch& batch, size_t begin, std::string* out);
 // Appends the rows of a payload to `batch`; kStorage when it is malformed.
 Status decode_rows(std::string_view payload, Batch* batch);

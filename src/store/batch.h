@@ -65,38 +65,24 @@ struct Batch {
   void append(Stmt stmt, const Value* row, size_t count, int64_t seq) {
     QueuedWrite w{stmt, static_cast<uint16_t>(count), static_cast<uint32_t>(values.size()), seq};
     for (const Value* end = row + count; row != end; ++row) {
-      const Value& v = *row;
-      QueuedValue q{v.kind, v.i, v.d, 0, 0};
-      if (v.kind == Value::Kind::kText) {
-        q.off = static_cast<uint32_t>(arena.size());
-        q.len = static_cast<uint32_t>(v.s.size());
-        arena.append(v.s);
-        arena.push_back('\0');
-      }
-      values.push_back(q);
+      push_value(QueuedValue{row->kind, row->i, row->d, 0, 0}, row->s);
     }
-    writes.push_back(w);
-    if (seq > last_seq) last_seq = seq;
+    push_write(w);
   }
   // Appends writes [begin, end) of `other`, as if each had been appended
   // here.
   void append_writes(const Batch& other, size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
-      const QueuedWrite& w = other.writes[i];
-      QueuedWrite copy = w;
-      copy.first = static_cast<uint32_t>(values.size());
+      QueuedWrite w = other.writes[i];
+      const uint32_t from = w.first;
+      w.first = static_cast<uint32_t>(values.size());
       for (uint16_t k = 0; k < w.count; ++k) {
-        QueuedValue q = other.values[w.first + k];
-        if (q.kind == Value::Kind::kText) {
-          const uint32_t off = static_cast<uint32_t>(arena.size());
-          arena.append(other.arena, q.off, q.len);
-          arena.push_back('\0');
-          q.off = off;
-        }
-        values.push_back(q);
+        const QueuedValue& q = other.values[from + k];
+        push_value(q, q.kind == Value::Kind::kText
+                          ? std::string_view(other.arena).substr(q.off, q.len)
+                          : std::string_view());
       }
-      writes.push_back(copy);
-      if (w.seq > last_seq) last_seq = w.seq;
+      push_write(w);
     }
   }
   // Keeps the first `n` writes and drops the rest, with their values.
@@ -142,6 +128,21 @@ struct Batch {
     v.d = q.d;
     if (q.kind == Value::Kind::kText) v.s = std::string_view(arena).substr(q.off, q.len);
     return v;
+  }
+  // Queues a value; a text's bytes (`text`) go to the arena, NUL-terminated.
+  void push_value(QueuedValue q, std::string_view text) {
+    if (q.kind == Value::Kind::kText) {
+      q.off = static_cast<uint32_t>(arena.size());
+      q.len = static_cast<uint32_t>(text.size());
+      arena.append(text);
+      arena.push_back('\0');
+    }
+    values.push_back(q);
+  }
+  // Queues a write whose values were just pushed.
+  void push_write(const QueuedWrite& w) {
+    writes.push_back(w);
+    if (w.seq > last_seq) last_seq = w.seq;
   }
   // Marks in `skip` the upserts that a later write of the same statement and
   // key in this batch makes redundant, so that a commit writes each derived
@@ -234,10 +235,9 @@ struct Batch {
   }
   // The lowest event sequence number in the batch (0: none).
   int64_t first_seq() const {
-    for (const QueuedWrite& w : writes) {
-      if (w.seq > 0) return w.seq;
-    }
-    return 0;
+    int64_t first = 0, last = 0;
+    seq_range(0, writes.size(), &first, &last);
+    return first;
   }
 };
 

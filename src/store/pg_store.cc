@@ -292,6 +292,7 @@ class PgStore final : public EventStore {
   // the push that holds the lock must not commit the push.)
   Status flush() override { return is_user() ? Status::ok() : commit(0); }
   int64_t durable_seq() const override { return durable_seq_.load(std::memory_order_acquire); }
+  int64_t failed_commits() const override { return failed_commits_.load(); }
   Status read(std::string_view sql, std::initializer_list<Value> params,
               const RowFn& fn) override;
   Status execute(std::string_view sql, std::initializer_list<Value> params,

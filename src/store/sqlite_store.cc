@@ -98,6 +98,7 @@ class SqliteStore final : public EventStore {
   Status commit(int64_t seq) override;
   Status flush() override;
   int64_t durable_seq() const override { return durable_seq_.load(std::memory_order_acquire); }
+  int64_t failed_commits() const override { return failed_commits_.load(); }
   Status read(std::string_view sql, std::initializer_list<Value> params,
               const RowFn& fn) override;
   Status execute(std::string_view sql, std::initializer_list<Value> params,
@@ -114,9 +115,9 @@ class SqliteStore final : public EventStore {
                          fmt::format("storage: {} failed: {}", what, sqlite3_errmsg(db_)));
   }
   Status migrate();
-  // One transaction of the batches' rows (conn_mu_ held). With the ack
+  // One transaction of the batch's rows (conn_mu_ held). With the ack
   // journal, `record` > 0 is the last journal record the rows belong to.
-  Status write_transaction(Batch* const* batches, size_t n, uint64_t record);
+  Status write_transaction(const Batch& batch, uint64_t record);
   Status bind(sqlite3_stmt* st, int index, const Value& v);
   sqlite3_stmt* cached(std::string_view sql, Status* status);  // conn_mu_ held
   // The background writer of `async` (commits what is queued) and of the
@@ -175,7 +176,6 @@ class SqliteStore final : public EventStore {
   size_t journaled_writes_ = 0;     // queue_mu_
   uint64_t journaled_record_ = 0;   // queue_mu_: the last record journaled
   Batch applying_;                  // commit_mu_
-  uint64_t applying_record_ = 0;    // commit_mu_
   int64_t journal_rows_ = 0;        // queue_mu_: journaled rows, in both
   std::atomic<uint64_t> applied_record_{0};
   std::atomic<int64_t> deferred_commits_{0};
@@ -318,8 +318,7 @@ Status SqliteStore::open_journal() {
   });
   if (!s) return s;
   if (!replayed.empty()) {
-    Batch* b = &replayed;
-    if (!(s = write_transaction(&b, 1, last))) return s;
+    if (!(s = write_transaction(replayed, last))) return s;
     if (replayed.last_seq > durable_seq_.load()) durable_seq_ = replayed.last_seq;
   }
   applied_record_ = last;
@@ -380,34 +379,31 @@ Status SqliteStore::bind(sqlite3_stmt* st, int index, const Value& v) {
   return bind_value(st, index, v) == SQLITE_OK ? Status::ok() : sqlite_error("binding a value");
 }
 
-Status SqliteStore::write_transaction(Batch* const* batches, size_t n, uint64_t record) {
+Status SqliteStore::write_transaction(const Batch& batch, uint64_t record) {
   Status s = exec("BEGIN IMMEDIATE");
   if (!s) return s;
   int64_t audit = 0, written = 0;
-  for (size_t b = 0; b < n && s; ++b) {
-    const Batch* batch = batches[b];
-    batch->superseded(&skip_);
-    for (size_t i = 0; i < batch->writes.size(); ++i) {
-      if (skip_[i]) continue;
-      const QueuedWrite& w = batch->writes[i];
-      sqlite3_stmt* st = write_stmts_[static_cast<size_t>(w.stmt)];
-      // Every parameter is bound for every row, so no clear_bindings is
-      // needed. Result codes, not a Status per value: this is the writer's
-      // innermost loop.
-      int rc = SQLITE_OK;
-      for (uint16_t k = 0; k < w.count && rc == SQLITE_OK; ++k) {
-        rc = bind_value(st, k + 1, batch->value(w, k));
-      }
-      if (rc != SQLITE_OK) {
-        s = sqlite_error("binding a value");
-      } else if (sqlite3_step(st) != SQLITE_DONE) {
-        s = sqlite_error("writing a row");
-      }
-      sqlite3_reset(st);
-      if (!s) break;
-      ++written;
-      if (w.stmt == Stmt::kInsertAudit) ++audit;
+  batch.superseded(&skip_);
+  for (size_t i = 0; i < batch.writes.size(); ++i) {
+    if (skip_[i]) continue;
+    const QueuedWrite& w = batch.writes[i];
+    sqlite3_stmt* st = write_stmts_[static_cast<size_t>(w.stmt)];
+    // Every parameter is bound for every row, so no clear_bindings is
+    // needed. Result codes, not a Status per value: this is the writer's
+    // innermost loop.
+    int rc = SQLITE_OK;
+    for (uint16_t k = 0; k < w.count && rc == SQLITE_OK; ++k) {
+      rc = bind_value(st, k + 1, batch.value(w, k));
     }
+    if (rc != SQLITE_OK) {
+      s = sqlite_error("binding a value");
+    } else if (sqlite3_step(st) != SQLITE_DONE) {
+      s = sqlite_error("writing a row");
+    }
+    sqlite3_reset(st);
+    if (!s) break;
+    ++written;
+    if (w.stmt == Stmt::kInsertAudit) ++audit;
   }
   if (s && record > 0) {
     s = bind(journal_stmt_, 1, Value(static_cast<int64_t>(record)));
@@ -449,8 +445,7 @@ Status SqliteStore::commit(int64_t seq) {
   Status s;
   {
     std::lock_guard<std::mutex> lock(conn_mu_);
-    Batch* b = &writing_;
-    s = write_transaction(&b, 1, 0);
+    s = write_transaction(writing_, 0);
   }
   int64_t last = writing_.last_seq;
   writing_.clear();
@@ -544,6 +539,7 @@ Status SqliteStore::journal_append(int64_t seq, bool* behind) {
 }
 
 Status SqliteStore::apply_journal() {
+  uint64_t record = 0;  // the last record whose rows applying_ holds
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     const size_t marked = journaled_writes_;
@@ -560,20 +556,19 @@ Status SqliteStore::apply_journal() {
       }
       journaled_writes_ = 0;
     }
-    applying_record_ = journaled_record_;
+    record = journaled_record_;
   }
   if (applying_.empty()) return Status::ok();
   Status s;
   {
     std::lock_guard<std::mutex> lock(conn_mu_);
-    Batch* b = &applying_;
-    s = write_transaction(&b, 1, applying_record_);
+    s = write_transaction(applying_, record);
   }
   if (!s) {
     ++deferred_commits_;
     return s;
   }
-  applied_record_.store(applying_record_, std::memory_order_release);
+  applied_record_.store(record, std::memory_order_release);
   std::lock_guard<std::mutex> lock(queue_mu_);
   journal_rows_ -= static_cast<int64_t>(applying_.writes.size());
   applying_.clear();

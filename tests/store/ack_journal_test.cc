@@ -115,7 +115,7 @@ TEST_CASE("journal records carry every kind of value") {
   in.append(Stmt::kInsertAudit, {int64_t{-7}, Value(), 2.5, "", nul, "text"}, 0);
   in.append(Stmt::kUpsertClientSeq, {"c", int64_t{1} << 40}, 9);
   std::string payload;
-  encode_rows(in, &payload);
+  encode_rows(in, 0, &payload);
   Batch out;
   REQUIRE(decode_rows(payload, &out));
   REQUIRE(out.writes.size() == 2);
@@ -133,7 +133,7 @@ TEST_CASE("journal records carry every kind of value") {
   Batch first;
   first.append(Stmt::kInsertAudit, {int64_t{-7}, Value(), 2.5, "", nul, "text"}, 0);
   std::string first_row;
-  encode_rows(first, &first_row);
+  encode_rows(first, 0, &first_row);
   for (size_t cut = 1; cut < payload.size(); ++cut) {
     if (cut == first_row.size()) continue;
     Batch partial;
