@@ -128,8 +128,19 @@ struct Result {
   double ratio = 0;  // against the reference
   double ratio_min = 0, ratio_max = 0;  // over the rounds (--rounds)
   int64_t refused = 0;
+  // CPU time per event: of the first pushing thread (for the events it
+  // pushed), and of the whole process (pushers, writer, everything).
+  double push_cpu_us = 0, all_cpu_us = 0;
   double eps() const { return seconds > 0 ? events / seconds : 0; }
 };
+
+// CPU seconds (user + system) of the calling thread or of the process.
+double cpu_seconds(int who) {
+  struct rusage ru;
+  getrusage(who, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 [[noreturn]] void die(const char* what) { baton_bench::die("bench_ingest", what); }
 
@@ -167,10 +178,13 @@ Result run_baton(const std::string& name, const std::string& options, const Stre
       l.push_back(std::chrono::duration<float, std::micro>(t1 - t0).count());
     }
   };
+  const double process_cpu0 = cpu_seconds(RUSAGE_SELF);
   auto start = Clock::now();
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(body, t);
+  const double push_cpu0 = cpu_seconds(RUSAGE_THREAD);
   body(0);
+  const double push_cpu = cpu_seconds(RUSAGE_THREAD) - push_cpu0;
   for (auto& th : pool) th.join();
   if (last < n) {
     const Message& m = st.messages[last];
@@ -178,6 +192,7 @@ Result run_baton(const std::string& name, const std::string& options, const Stre
   }
   if (baton_flush(e) != BATON_OK) die("flush");
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  const double process_cpu = cpu_seconds(RUSAGE_SELF) - process_cpu0;
   std::vector<float> all;
   for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
   Result r;
@@ -189,6 +204,8 @@ Result run_baton(const std::string& name, const std::string& options, const Stre
   r.p99_us = percentile(all, 0.99);
   r.p999_us = percentile(all, 0.999);
   r.refused = refused;
+  if (!lat[0].empty()) r.push_cpu_us = push_cpu * 1e6 / static_cast<double>(lat[0].size());
+  r.all_cpu_us = process_cpu * 1e6 / static_cast<double>(n);
   for (auto* s : sessions) baton_session_close(s);
   baton_close(e);
   return r;
@@ -473,8 +490,8 @@ int main(int argc, char** argv) {
     std::string out = "{\"tests\":" + std::to_string(tests) + ",\"events\":" + std::to_string(all) + ",\"results\":[";
     for (size_t i = 0; i < results.size(); ++i) {
       const Result& r = results[i];
-      out += fmt::format(R"({}{{"name":"{}","threads":{},"events":{},"events_per_s":{:.0f},"ratio":{:.3f},"ratio_min":{:.3f},"ratio_max":{:.3f},"p50_us":{:.2f},"p99_us":{:.2f},"p999_us":{:.2f},"refused":{}}})",
-                         i ? "," : "", r.name, r.threads, r.events, r.eps(), r.ratio, r.ratio_min, r.ratio_max, r.p50_us, r.p99_us, r.p999_us, r.refused);
+      out += fmt::format(R"({}{{"name":"{}","threads":{},"events":{},"events_per_s":{:.0f},"ratio":{:.3f},"ratio_min":{:.3f},"ratio_max":{:.3f},"p50_us":{:.2f},"p99_us":{:.2f},"p999_us":{:.2f},"push_cpu_us":{:.2f},"all_cpu_us":{:.2f},"refused":{}}})",
+                         i ? "," : "", r.name, r.threads, r.events, r.eps(), r.ratio, r.ratio_min, r.ratio_max, r.p50_us, r.p99_us, r.p999_us, r.push_cpu_us, r.all_cpu_us, r.refused);
     }
     out += fmt::format(R"(],"rounds":{},"bytes_per_tracked_test":{:.1f},"heap_bytes_per_tracked_test":{:.1f},"tracked_tests":{},"peak_rss_kb":{}}})",
                        rounds, per_test, heap_per_test, memory_tests, rss);
@@ -482,15 +499,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::printf("stream: %lld tests, %zu events, %d clients; %d round%s\n\n", static_cast<long long>(tests), all, workers, rounds, rounds > 1 ? "s" : "");
-  std::printf("%-28s %7s %9s %12s %8s %13s %9s %9s %9s\n", "mode", "threads", "events", "events/s", "ratio", "ratio range", "p50 us", "p99 us", "p99.9 us");
+  std::printf("%-28s %7s %9s %12s %8s %13s %9s %9s %9s %12s\n", "mode", "threads", "events", "events/s", "ratio", "ratio range", "p50 us", "p99 us", "p99.9 us", "cpu us/ev");
   for (const Result& r : results) {
     std::string range = fmt::format("{:.2f}-{:.2f}", r.ratio_min, r.ratio_max);
-    std::printf("%-28s %7d %9lld %12.0f %8.3f %13s %9.2f %9.2f %9.2f%s\n", r.name.c_str(), r.threads,
+    std::string cpu = r.all_cpu_us > 0 ? fmt::format("{:.1f} / {:.1f}", r.push_cpu_us, r.all_cpu_us) : "";
+    std::printf("%-28s %7d %9lld %12.0f %8.3f %13s %9.2f %9.2f %9.2f %12s%s\n", r.name.c_str(), r.threads,
                 static_cast<long long>(r.events), r.eps(), r.ratio, range.c_str(), r.p50_us, r.p99_us, r.p999_us,
-                r.refused ? fmt::format("  ({} refused)", r.refused).c_str() : "");
+                cpu.c_str(), r.refused ? fmt::format("  ({} refused)", r.refused).c_str() : "");
   }
   std::printf("\nmemory: %.1f bytes of RSS (%.1f of heap) per tracked test at %lld tests; peak RSS %lld KiB\n",
               per_test, heap_per_test, static_cast<long long>(memory_tests), static_cast<long long>(rss));
   std::printf("ratio: events/s against the reference of the same round, the median over the rounds (the 10M growth row: against the 1M row)\n");
+  std::printf("cpu us/ev: CPU time per event of the first pushing thread / of the whole process (pushers, writer and all)\n");
   return 0;
 }
