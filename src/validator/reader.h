@@ -49,6 +49,15 @@ struct ThreadScratch {
 };
 ThreadScratch& thread_scratch();
 
+// How EventValidator::validate reads a message. kAny: in one pass when the
+// message leads with a known `type` and is valid, else by the full route.
+// kFull: always the full route, which checks the structure and trailing
+// content before the schema. Both give the same verdict on every message;
+// kFull exists so that tests can hold them to it.
+enum class Route { kAny, kFull };
+Status validate_by_route(const Limits& limits, std::string_view json, Event* out,
+                         bool* suspicious, Route route);
+
 class JsonReader {
  public:
   // input: the message as given; text: its padded copy, which the parser reads.

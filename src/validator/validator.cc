@@ -97,29 +97,36 @@ enum class TypeLookup { kFound, kMissing, kNotString, kUnknown, kBroken, kTraili
 // skipping over every value: the structure is all this pass looks at. It
 // unescapes nothing into the parser's string buffer, which is sized for the
 // full walk to unescape every string exactly once.
+// Whether `field`'s key is "type" (escaped or not).
+bool is_type_key(od::field& field, const char* text_end) {
+  char key[4];
+  size_t key_size = 0;
+  return decode_short_string(field.key().raw(), text_end, key, sizeof key, &key_size) &&
+         std::string_view(key, key_size) == "type";
+}
+
+// Reads the value of a `type` member without unescaping it into the
+// parser's string buffer.
+TypeLookup read_type(od::field& field, const char* text_end, EventType* type) {
+  std::string_view token = field.value().raw_json_token();
+  if (token.empty() || token[0] != '"') return TypeLookup::kNotString;
+  char name[24];
+  size_t name_size = 0;
+  if (!decode_short_string(token.data() + 1, text_end, name, sizeof name, &name_size) ||
+      !parse_event_type(std::string_view(name, name_size), type)) {
+    return TypeLookup::kUnknown;
+  }
+  return TypeLookup::kFound;
+}
+
 TypeLookup find_type(od::document& doc, od::object& root, const char* text_end,
                      EventType* type) {
   TypeLookup lookup = TypeLookup::kMissing;
   for (auto member : root) {
     od::field field;
     if (std::move(member).get(field)) return TypeLookup::kBroken;
-    char key[4];
-    size_t key_size = 0;
-    if (lookup != TypeLookup::kMissing ||
-        !decode_short_string(field.key().raw(), text_end, key, sizeof key, &key_size) ||
-        std::string_view(key, key_size) != "type") {
-      continue;
-    }
-    std::string_view token = field.value().raw_json_token();
-    char name[24];
-    size_t name_size = 0;
-    if (token.empty() || token[0] != '"') {
-      lookup = TypeLookup::kNotString;
-    } else if (!decode_short_string(token.data() + 1, text_end, name, sizeof name, &name_size) ||
-               !parse_event_type(std::string_view(name, name_size), type)) {
-      lookup = TypeLookup::kUnknown;
-    } else {
-      lookup = TypeLookup::kFound;
+    if (lookup == TypeLookup::kMissing && is_type_key(field, text_end)) {
+      lookup = read_type(field, text_end, type);
     }
   }
   auto location = doc.current_location();
@@ -149,6 +156,15 @@ bool fail_type_lookup(JsonReader& r, TypeLookup lookup) {
                             "field \"type\" must be one of " + names);
     }
   }
+}
+
+// Reads the root object's members by the schema of `type`.
+bool read_schema(JsonReader& r, od::object& root, EventType type, Event* out) {
+  out->type = type;
+  EventSchemaReader schema(r, type, out);
+  return r.walk_object(root, [&schema](std::string_view key, od::value& member) {
+    return schema.read_member(key, member);
+  }) && schema.finish();
 }
 
 bool read_event(JsonReader& r, ThreadScratch& s, size_t size, Event* out) {
@@ -188,14 +204,35 @@ bool read_event(JsonReader& r, ThreadScratch& s, size_t size, Event* out) {
     return fail_type_lookup(r, lookup);
   }
 
-  out->type = type;
-  EventSchemaReader schema(r, type, out);
-  if (!r.walk_object(root, [&schema](std::string_view key, od::value& member) {
-        return schema.read_member(key, member);
-      })) {
+  return read_schema(r, root, type, out);
+}
+
+// The common shape in one pass: `type` is the first member and names a
+// known type, so the schema walk can start at once. Returns true when the
+// message is valid; false when this pass cannot vouch for it, whatever the
+// reason, and read_event must decide (and word) the verdict: it checks the
+// structure and trailing content before the schema, and a failed schema
+// walk here says nothing of which refusal comes first.
+bool read_typed_first(JsonReader& r, ThreadScratch& s, size_t size, Event* out) {
+  const char* text = s.text.get();
+  od::document doc;
+  if (s.parser.iterate(text, size, s.text_capacity + simdjson::SIMDJSON_PADDING).get(doc)) {
     return false;
   }
-  return schema.finish();
+  od::object root;
+  if (doc.get_object().get(root) || !r.enter_depth(1)) return false;
+  EventType type = EventType::kRunStart;
+  bool found = false;
+  for (auto member : root) {
+    od::field field;
+    if (std::move(member).get(field) || !is_type_key(field, text + size)) return false;
+    found = read_type(field, text + size, &type) == TypeLookup::kFound;
+    break;
+  }
+  if (!found || root.reset().error()) return false;
+  if (!read_schema(r, root, type, out)) return false;
+  // The walk read the whole object; nothing but space may follow it.
+  return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
 }
 
 }  // namespace
@@ -203,14 +240,22 @@ bool read_event(JsonReader& r, ThreadScratch& s, size_t size, Event* out) {
 EventValidator::EventValidator(const Limits& limits) : limits_(limits) {}
 
 Status EventValidator::validate(std::string_view json, Event* out, bool* suspicious) const {
+  return validator_internal::validate_by_route(limits_, json, out, suspicious,
+                                               validator_internal::Route::kAny);
+}
+
+namespace validator_internal {
+
+Status validate_by_route(const Limits& limits, std::string_view json, Event* out,
+                         bool* suspicious, Route route) {
   if (suspicious != nullptr) *suspicious = false;
   if (out == nullptr) return Status::error(Code::kInvalidArgument, "event output is NULL");
   reset_event(out);
-  if (json.size() > limits_.max_message_bytes) {
+  if (json.size() > limits.max_message_bytes) {
     return Status::error(Code::kInvalid,
                          "message is " + std::to_string(json.size()) +
                              " bytes, more than max_message_bytes (" +
-                             std::to_string(limits_.max_message_bytes) + ")",
+                             std::to_string(limits.max_message_bytes) + ")",
                          {}, "max_message_bytes");
   }
   if (json.empty()) return Status::error(Code::kParse, "message is empty", {}, "syntax");
@@ -221,7 +266,7 @@ Status EventValidator::validate(std::string_view json, Event* out, bool* suspici
     return Status::error(Code::kParse, "message holds a NUL byte", {}, "nul");
   }
 
-  ThreadScratch& scratch = validator_internal::thread_scratch();
+  ThreadScratch& scratch = thread_scratch();
   scratch.keys.clear();
   scratch.path.clear();
   if (auto error = load_text(scratch, json)) {
@@ -231,11 +276,25 @@ Status EventValidator::validate(std::string_view json, Event* out, bool* suspici
     return Status::error(Code::kInvalid, "message is too large to parse", {},
                          "max_message_bytes");
   }
-  JsonReader reader(limits_, scratch, json, scratch.text.get());
+  if (route == Route::kAny) {
+    JsonReader fast(limits, scratch, json, scratch.text.get());
+    if (read_typed_first(fast, scratch, json.size(), out)) {
+      out->raw = json;
+      if (suspicious != nullptr) *suspicious = fast.suspicious();
+      return Status::ok();
+    }
+    // Anything else, refusals included, takes the full route from the start.
+    reset_event(out);
+    scratch.keys.clear();
+    scratch.path.clear();
+  }
+  JsonReader reader(limits, scratch, json, scratch.text.get());
   if (!read_event(reader, scratch, json.size(), out)) return reader.take_status();
   out->raw = json;
   if (suspicious != nullptr) *suspicious = reader.suspicious();
   return Status::ok();
 }
+
+}  // namespace validator_internal
 
 }  // namespace baton

@@ -11,6 +11,7 @@
 
 #include "baton/event.h"
 #include "baton/validator.h"
+#include "validator/reader.h"
 
 using baton::Code;
 using baton::Event;
@@ -1218,4 +1219,79 @@ TEST_CASE("limits from JSON drive the validator", "[validator][limits_json]") {
   REQUIRE_VALID_BY(validator, R"({"type":"run.end","run":"abc","extra":1})", e);
   REQUIRE_REFUSED_BY(validator, R"({"type":"run.end","run":"abcd"})", Code::kInvalid, "run",
                      "max_id_bytes");
+}
+
+// A message led by a known type is read in one pass; every other message,
+// and every refusal, by the full route. The two must agree on every
+// message: this drives both over valid messages and thousands of broken
+// ones (cut, spliced, duplicated, retyped, with trailing content).
+TEST_CASE("the one-pass route and the full route give the same verdicts",
+          "[validator][routes]") {
+  namespace validator_internal = baton::validator_internal;
+  using validator_internal::Route;
+  const std::vector<std::string> seeds = {
+      R"({"type":"run.start","run":"run-1","ts":1764138000000,"name":"main #1","config":{"retries":1,"workers":2},"client":"ci-0","seq":1})",
+      R"({"type":"suite.start","run":"run-1","id":"suite-0","name":"src/a.spec.ts","ts":1,"client":"ci-0","seq":2})",
+      R"({"type":"test.start","run":"run-1","id":"suite-0/test-0","suite":"suite-0","name":"handles case 0","attempt":1,"ts":1,"client":"ci-0","seq":3})",
+      R"({"type":"test.end","run":"run-1","id":"suite-0/test-0","suite":"suite-0","status":"failed","attempt":1,"duration_ms":1.5,"error":{"message":"boom","stack":"at x"},"ts":2,"client":"ci-0","seq":4})",
+      R"({"type":"test.log","run":"run-1","id":"suite-0/test-0","level":"info","message":"hi \u00e9 \n","ts":3})",
+      R"({"type":"run.end","run":"run-1","meta":{"a":[1,2,{"b":null}],"c":"d"}})",
+      R"({"run":"run-1","type":"run.end"})",
+      R"({"type":"test.end","run":"r","id":"t","status":"passed","name":"x; DROP TABLE runs"})",
+  };
+  const std::vector<std::string> pieces = {"}", "]", "{", "[", ",", ":", "\"", "x", "1", " ",
+                                           "\\", "null", "\"type\"", "\\u0000", "\xC3", "-"};
+  std::vector<std::string> messages;
+  for (const std::string& m : seeds) {
+    messages.push_back(m);
+    messages.push_back(m + " x");
+    messages.push_back(m + m);
+    messages.push_back(m + "}");
+    messages.push_back(m.substr(0, m.size() - 1) + R"(,"type":"run.end"})");
+    messages.push_back(m.substr(0, m.size() - 1) + R"(,"run":5})");
+    messages.push_back(m.substr(0, m.size() - 1) + R"(,"unknown":1})");
+    messages.push_back(m.substr(0, m.size() - 1) + R"(,"x":[1,2,}})");
+    for (size_t at = 0; at < m.size(); ++at) {
+      messages.push_back(m.substr(0, at));
+      messages.push_back(m.substr(0, at) + m.substr(at + 1));
+      for (const std::string& p : pieces) {
+        messages.push_back(m.substr(0, at) + p + m.substr(at));
+        messages.push_back(m.substr(0, at) + p + m.substr(at + 1));
+      }
+    }
+  }
+  Limits strict;
+  strict.max_id_bytes = 12;
+  strict.max_depth = 3;
+  strict.patterns = PatternPolicy::kFlag;
+  int valid = 0;
+  for (const Limits& limits : {Limits(), strict}) {
+    for (const std::string& m : messages) {
+      Event a, b;
+      bool sa = false, sb = false;
+      Status ra = validator_internal::validate_by_route(limits, m, &a, &sa, Route::kAny);
+      Status rb = validator_internal::validate_by_route(limits, m, &b, &sb, Route::kFull);
+      INFO("message: " << m);
+      REQUIRE(ra.code() == rb.code());
+      REQUIRE(ra.field() == rb.field());
+      REQUIRE(ra.rule() == rb.rule());
+      REQUIRE(ra.message() == rb.message());
+      if (!ra) continue;
+      ++valid;
+      REQUIRE(sa == sb);
+      REQUIRE(a.type == b.type);
+      REQUIRE(a.run == b.run);
+      REQUIRE(a.id == b.id);
+      REQUIRE(a.name == b.name);
+      REQUIRE(a.seq == b.seq);
+      REQUIRE(a.ts == b.ts);
+      REQUIRE(a.attempt == b.attempt);
+      REQUIRE(a.status == b.status);
+      REQUIRE(a.duration_ms == b.duration_ms);
+      REQUIRE(a.raw == b.raw);
+    }
+  }
+  // Both kinds were met, in numbers.
+  CHECK(valid > 100);
+  CHECK(messages.size() > 20000);
 }
