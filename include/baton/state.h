@@ -141,6 +141,10 @@ class StateManager {
   void mark_finished(std::string_view run);
   // Drops a finished run from memory (after its rows are written).
   void forget(std::string_view run);
+  // Takes back an ended attempt's live info once its row is written: the
+  // next test.start reuses it, strings' buffers and all, instead of
+  // allocating them again. A few are kept; larger ones are freed.
+  void recycle(std::unique_ptr<LiveAttempt> live);
 
   size_t run_count() const { return runs_.size(); }
   // The running run started for CI build `build`, or null.
@@ -156,6 +160,11 @@ class StateManager {
   Status apply_test_end(RunState* run, const Event& ev, int64_t now_ms, ApplyResult* r);
   static void count_out(Counts* c, const TestState& t);
   static void count_in(Counts* c, const TestState& t);
+  std::unique_ptr<LiveAttempt> take_live();
+
+  static constexpr size_t kSpareLive = 64;
+  static constexpr size_t kSpareLiveBytes = 1024;  // per string, kept capacity
+  std::vector<std::unique_ptr<LiveAttempt>> spare_live_;
 
   StringMap<std::unique_ptr<RunState>> runs_;
   static constexpr size_t kFinishedRemembered = 65536;

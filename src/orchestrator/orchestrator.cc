@@ -675,6 +675,7 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
     store_->write(Stmt::kUpsertClientSeq, {client, ev.seq}, seq);
   }
   group.reset();
+  im.state->recycle(std::move(applied.ended_attempt));
   std::string finished_run, finished_status;
   if (applied.run_finished) {
     finished_run = applied.run->id;

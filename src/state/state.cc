@@ -261,7 +261,7 @@ Status StateManager::apply_test_start(RunState* run, const Event& ev, int64_t no
   t.attempt = static_cast<uint16_t>(attempt);
   t.running = true;
   t.flaky = false;
-  if (!t.live) t.live = std::make_unique<LiveAttempt>();
+  if (!t.live) t.live = take_live();
   LiveAttempt& live = *t.live;
   live.name.assign(ev.name);
   live.suite.assign(ev.suite);
@@ -290,7 +290,7 @@ Status StateManager::apply_test_end(RunState* run, const Event& ev, int64_t now_
     ++run->counts.tests;
     TestState& t = it->second;
     t.attempt = static_cast<uint16_t>(attempt);
-    t.live = std::make_unique<LiveAttempt>();
+    t.live = take_live();
     t.live->name.assign(ev.id);
     t.live->suite.assign(ev.suite);
     t.live->started_at = now_ms;
@@ -318,6 +318,23 @@ Status StateManager::apply_test_end(RunState* run, const Event& ev, int64_t now_
   r->ended_attempt_no = attempt;
   (void)now_ms;
   return Status::ok();
+}
+
+std::unique_ptr<LiveAttempt> StateManager::take_live() {
+  if (spare_live_.empty()) return std::make_unique<LiveAttempt>();
+  std::unique_ptr<LiveAttempt> live = std::move(spare_live_.back());
+  spare_live_.pop_back();
+  return live;
+}
+
+void StateManager::recycle(std::unique_ptr<LiveAttempt> live) {
+  if (!live || spare_live_.size() >= kSpareLive) return;
+  for (std::string* s : {&live->name, &live->suite, &live->file, &live->spec, &live->worker}) {
+    if (s->capacity() > kSpareLiveBytes) return;
+    s->clear();
+  }
+  live->started_at = 0;
+  spare_live_.push_back(std::move(live));
 }
 
 void StateManager::finish_run(RunState* run, RunStatus status, int64_t now_ms, ApplyResult* r) {

@@ -94,3 +94,52 @@ TEST_CASE("attempts never go backwards") {
         Code::kConflict);
   CHECK(apply(st, make(EventType::kTestStart, "r", "t", TestStatus::kNone, 3)).is_ok());
 }
+
+TEST_CASE("an ended attempt's live info, given back, starts the next test clean") {
+  StateManager st;
+  REQUIRE(apply(st, make(EventType::kRunStart, "r")).is_ok());
+  Event start = make(EventType::kTestStart, "r", "a");
+  start.suite = "suite-a";
+  start.file = "a.spec.ts";
+  start.spec = "spec-a";
+  start.worker = "w1";
+  REQUIRE(apply(st, start, 5).is_ok());
+  ApplyResult ended;
+  REQUIRE(st.apply(make(EventType::kTestEnd, "r", "a", TestStatus::kPassed), 6, 3, &ended).is_ok());
+  REQUIRE(ended.ended_attempt != nullptr);
+  CHECK(ended.ended_attempt->file == "a.spec.ts");
+  CHECK(ended.ended_attempt->worker == "w1");
+  CHECK(ended.ended_attempt->started_at == 5);
+  st.recycle(std::move(ended.ended_attempt));
+
+  // A test reported only by its end: nothing of "a" may show.
+  ApplyResult only_end;
+  REQUIRE(st.apply(make(EventType::kTestEnd, "r", "b", TestStatus::kSkipped), 7, 4, &only_end)
+              .is_ok());
+  REQUIRE(only_end.ended_attempt != nullptr);
+  const LiveAttempt& b = *only_end.ended_attempt;
+  CHECK(b.name == "b");
+  CHECK(b.suite.empty());
+  CHECK(b.file.empty());
+  CHECK(b.spec.empty());
+  CHECK(b.worker.empty());
+  CHECK(b.started_at == 7);
+  st.recycle(std::move(only_end.ended_attempt));
+
+  // A started test gets exactly what its test.start says.
+  REQUIRE(apply(st, make(EventType::kTestStart, "r", "c"), 8).is_ok());
+  ApplyResult c_end;
+  REQUIRE(st.apply(make(EventType::kTestEnd, "r", "c", TestStatus::kPassed), 9, 5, &c_end).is_ok());
+  REQUIRE(c_end.ended_attempt != nullptr);
+  CHECK(c_end.ended_attempt->name == "c");
+  CHECK(c_end.ended_attempt->file.empty());
+  CHECK(c_end.ended_attempt->worker.empty());
+  CHECK(c_end.ended_attempt->started_at == 8);
+
+  // Large buffers are not kept.
+  std::unique_ptr<LiveAttempt> big = std::make_unique<LiveAttempt>();
+  big->name.assign(1 << 20, 'x');
+  st.recycle(std::move(big));
+  REQUIRE(apply(st, make(EventType::kTestStart, "r", "d"), 10).is_ok());
+  CHECK(st.find("r")->tests.at("d").live->name.capacity() < (1u << 20));
+}
