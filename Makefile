@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-sanitizers demo bench clean
+.PHONY: all deps build test test-sanitizers demo bench-build bench bench-instructions clean
 
 all: build
 
@@ -26,10 +26,17 @@ test-sanitizers: deps
 demo: build
 	bash scripts/demo.sh $(BUILD)
 
-bench: deps
+bench-build: deps
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBATON_BUILD_BENCH=ON -DBATON_BUILD_TESTS=OFF
 	cmake --build build-bench -j$(JOBS)
+
+bench: bench-build
 	bash scripts/bench.sh build-bench
+
+# Instructions per event under callgrind (pusher, writer, reference): the
+# figure to compare two builds by when timings are noisy.
+bench-instructions: bench-build
+	bash scripts/bench-instructions.sh build-bench normal
 
 clean:
 	rm -rf $(BUILD) build-*
