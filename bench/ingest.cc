@@ -3,7 +3,8 @@
 // The reference is what any ingester must at least do: parse each message
 // with simdjson and insert it with a prepared statement into a WAL database
 // (synchronous=NORMAL, 1000-row transactions). baton's figures are printed
-// beside it as a ratio, measured in the same process and run. With --pg DSN,
+// beside it as a ratio, measured in the same process and run. A second
+// reference also writes the attempt rows baton stores (see run_reference). With --pg DSN,
 // rows for the PostgreSQL store follow (a database of their own on that
 // server, created and dropped by the benchmark), against the same reference.
 //
@@ -11,8 +12,9 @@
 //                [--memory-tests N] [--dir DIR] [--pg DSN] [--modes LIST]
 //                [--rounds N] [--threads T]
 //
-// --modes in-memory,async,normal,normal-direct,full runs only those baton rows (for
-// profiling one path); --threads T only that many pushing threads (1 and 2
+// --modes in-memory,async,normal,normal-direct,full,reference-derived runs only
+// those rows (for profiling one path; the reference itself always runs);
+// --threads T only that many pushing threads (1 and 2
 // by default); --memory-tests 0 leaves out the memory measurement.
 // --rounds N measures the reference and the rows N times, each ratio against
 // its own round's reference, and reports medians: on a machine whose speed
@@ -127,6 +129,7 @@ struct Result {
   double p50_us = 0, p99_us = 0, p999_us = 0;
   double ratio = 0;  // against the reference
   double ratio_min = 0, ratio_max = 0;  // over the rounds (--rounds)
+  double ratio_rows = 0;  // against the reference with attempt rows (0: not run)
   int64_t refused = 0;
   // CPU time per event: of the first pushing thread (for the events it
   // pushed), and of the whole process (pushers, writer, everything).
@@ -212,8 +215,15 @@ Result run_baton(const std::string& name, const std::string& options, const Stre
 }
 
 // The reference: simdjson parse + one prepared insert per message, WAL,
-// synchronous=NORMAL, 1000-row transactions, nothing else.
-Result run_reference(const std::string& path, const Stream& st, size_t limit) {
+// synchronous=NORMAL, 1000-row transactions, nothing else. With `derived`,
+// each test.end also upserts its attempt row into a table shaped like
+// baton's `attempts` (WITHOUT ROWID, the same 18 columns and key), from the
+// fields the message carries: the bulk of the rows baton stores, at
+// SQLite's own cost, so that baton's overhead can be told from the cost of
+// its data. It leaves out the rarer rows (one per run and per suite) and the
+// client's high-water row, which baton writes once per batch.
+Result run_reference(const std::string& path, const Stream& st, size_t limit,
+                     bool derived = false) {
   remove_db(path);
   sqlite3* db = nullptr;
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) die("reference open");
@@ -228,19 +238,37 @@ Result run_reference(const std::string& path, const Stream& st, size_t limit) {
                      "INSERT INTO events(seq, run, type, client, client_seq, client_ts, "
                      "received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                      -1, &ins, nullptr);
+  sqlite3_stmt* attempt_ins = nullptr;
+  if (derived) {
+    sqlite3_exec(db,
+                 "CREATE TABLE attempts (run TEXT NOT NULL, test TEXT NOT NULL, attempt INTEGER "
+                 "NOT NULL, name TEXT, suite TEXT, file TEXT, spec TEXT, worker TEXT, status TEXT "
+                 "NOT NULL, flaky INTEGER NOT NULL DEFAULT 0, started_at INTEGER, ended_at "
+                 "INTEGER, duration_ms REAL, error_message TEXT, error TEXT, stdout TEXT, stderr "
+                 "TEXT, attachments TEXT, PRIMARY KEY (run, test, attempt)) WITHOUT ROWID",
+                 nullptr, nullptr, nullptr);
+    sqlite3_prepare_v2(db,
+                       "INSERT OR REPLACE INTO attempts(run, test, attempt, name, suite, file, "
+                       "spec, worker, status, flaky, started_at, ended_at, duration_ms, "
+                       "error_message, error, stdout, stderr, attachments) VALUES (?, ?, ?, ?, ?, "
+                       "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       -1, &attempt_ins, nullptr);
+  }
   simdjson::ondemand::parser parser;
   simdjson::padded_string buf(size_t{1} << 16);
   size_t n = std::min(limit, st.messages.size());
   auto start = Clock::now();
   sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+  size_t rows = 0;
   for (size_t i = 0; i < n; ++i) {
     const std::string& m = st.messages[i].json;
     if (m.size() + simdjson::SIMDJSON_PADDING > buf.size()) buf = simdjson::padded_string(m.size() * 2);
     std::memcpy(buf.data(), m.data(), m.size());
     simdjson::ondemand::document doc;
     if (parser.iterate(buf.data(), m.size(), buf.size()).get(doc)) die("reference parse");
-    std::string_view type, run, client;
-    int64_t cseq = 0, ts = 0;
+    std::string_view type, run, client, id, suite, status;
+    int64_t cseq = 0, ts = 0, attempt = 1;
+    double duration = -1;
     simdjson::ondemand::object obj;
     if (doc.get_object().get(obj)) die("reference object");
     for (auto field : obj) {
@@ -251,29 +279,55 @@ Result run_reference(const std::string& path, const Stream& st, size_t limit) {
       else if (key == "client") { if (field.value().get_string().get(client)) die("client"); }
       else if (key == "seq") { if (field.value().get_int64().get(cseq)) die("seq"); }
       else if (key == "ts") { if (field.value().get_int64().get(ts)) die("ts"); }
+      else if (!derived) continue;
+      else if (key == "id") { if (field.value().get_string().get(id)) die("id"); }
+      else if (key == "suite") { if (field.value().get_string().get(suite)) die("suite"); }
+      else if (key == "status") { if (field.value().get_string().get(status)) die("status"); }
+      else if (key == "attempt") { if (field.value().get_int64().get(attempt)) die("attempt"); }
+      else if (key == "duration_ms") { if (field.value().get_double().get(duration)) die("duration"); }
     }
+    const int64_t received = 1764138000000 + static_cast<int64_t>(i);
     sqlite3_bind_int64(ins, 1, static_cast<int64_t>(i + 1));
     sqlite3_bind_text(ins, 2, run.data(), static_cast<int>(run.size()), SQLITE_STATIC);
     sqlite3_bind_text(ins, 3, type.data(), static_cast<int>(type.size()), SQLITE_STATIC);
     sqlite3_bind_text(ins, 4, client.data(), static_cast<int>(client.size()), SQLITE_STATIC);
     sqlite3_bind_int64(ins, 5, cseq);
     sqlite3_bind_int64(ins, 6, ts);
-    sqlite3_bind_int64(ins, 7, 1764138000000 + static_cast<int64_t>(i));
+    sqlite3_bind_int64(ins, 7, received);
     sqlite3_bind_text(ins, 8, m.data(), static_cast<int>(m.size()), SQLITE_STATIC);
     if (sqlite3_step(ins) != SQLITE_DONE) die("reference insert");
     sqlite3_reset(ins);
-    if ((i + 1) % 1000 == 0) {
+    ++rows;
+    if (derived && type == "test.end") {
+      sqlite3_stmt* a = attempt_ins;
+      sqlite3_bind_text(a, 1, run.data(), static_cast<int>(run.size()), SQLITE_STATIC);
+      sqlite3_bind_text(a, 2, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(a, 3, attempt);
+      sqlite3_bind_text(a, 4, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+      sqlite3_bind_text(a, 5, suite.data(), static_cast<int>(suite.size()), SQLITE_STATIC);
+      for (int k : {6, 7, 8, 11, 14, 15, 16, 17, 18}) sqlite3_bind_null(a, k);
+      sqlite3_bind_text(a, 9, status.data(), static_cast<int>(status.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(a, 10, 0);
+      sqlite3_bind_int64(a, 12, received);
+      if (duration >= 0) sqlite3_bind_double(a, 13, duration); else sqlite3_bind_null(a, 13);
+      if (sqlite3_step(a) != SQLITE_DONE) die("reference attempt");
+      sqlite3_reset(a);
+      ++rows;
+    }
+    if (rows >= 1000) {
       sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
       sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+      rows = 0;
     }
   }
   sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   sqlite3_finalize(ins);
+  sqlite3_finalize(attempt_ins);
   sqlite3_close(db);
   remove_db(path);
   Result r;
-  r.name = "reference";
+  r.name = derived ? "reference + attempt rows" : "reference";
   r.events = static_cast<int64_t>(n);
   r.seconds = secs;
   return r;
@@ -383,7 +437,7 @@ int main(int argc, char** argv) {
     else if (a == "--rounds") rounds = std::max(1, std::stoi(next()));
     else if (a == "--threads") thread_counts = {std::max(1, std::stoi(next()))};
     else {
-      std::fprintf(stderr, "usage: bench_ingest [--tests N] [--workers W] [--json] [--quick] [--growth] [--memory-tests N] [--dir DIR] [--pg DSN] [--modes in-memory,async,normal,normal-direct,full] [--rounds N] [--threads T]\n");
+      std::fprintf(stderr, "usage: bench_ingest [--tests N] [--workers W] [--json] [--quick] [--growth] [--memory-tests N] [--dir DIR] [--pg DSN] [--modes in-memory,async,normal,normal-direct,full,reference-derived] [--rounds N] [--threads T]\n");
       return 2;
     }
   }
@@ -410,16 +464,24 @@ int main(int argc, char** argv) {
   // alike; each ratio pairs a row with its own round's reference. A row
   // reports the round with the median events/s, and the median, least and
   // greatest ratio over the rounds.
+  // The reference with attempt rows runs unless --modes leaves it out.
+  const bool with_derived = wanted("reference-derived");
   std::vector<std::vector<Result>> rounds_results(static_cast<size_t>(rounds));
   for (int round = 0; round < rounds; ++round) {
     std::vector<Result>& rr = rounds_results[static_cast<size_t>(round)];
     Result ref = run_reference(dir + "/baton-bench-ref.db", st, all);
     ref.ratio = 1;
     rr.push_back(ref);
+    Result ref_rows;
     auto add_round = [&](Result r) {
       r.ratio = r.eps() / ref.eps();
+      if (ref_rows.seconds > 0) r.ratio_rows = r.eps() / ref_rows.eps();
       rr.push_back(r);
     };
+    if (with_derived) {
+      ref_rows = run_reference(dir + "/baton-bench-ref.db", st, all, true);
+      add_round(ref_rows);
+    }
     for (int threads : thread_counts) {
       if (wanted("in-memory"))
         add_round(run_baton("in-memory", R"({"path":":memory:","durability":"normal"})", st, threads, all));
@@ -442,13 +504,19 @@ int main(int argc, char** argv) {
     std::vector<Result> over;
     for (const auto& rr : rounds_results) over.push_back(rr[row]);
     std::vector<double> ratios;
-    for (const Result& r : over) ratios.push_back(r.ratio);
+    std::vector<double> ratios_rows;
+    for (const Result& r : over) {
+      ratios.push_back(r.ratio);
+      ratios_rows.push_back(r.ratio_rows);
+    }
     std::sort(ratios.begin(), ratios.end());
+    std::sort(ratios_rows.begin(), ratios_rows.end());
     std::sort(over.begin(), over.end(), [](const Result& a, const Result& b) { return a.eps() < b.eps(); });
     Result r = over[over.size() / 2];
     r.ratio = ratios[ratios.size() / 2];
     r.ratio_min = ratios.front();
     r.ratio_max = ratios.back();
+    r.ratio_rows = ratios_rows[ratios_rows.size() / 2];
     results.push_back(r);
   }
   const Result& ref = results[0];
@@ -490,8 +558,8 @@ int main(int argc, char** argv) {
     std::string out = "{\"tests\":" + std::to_string(tests) + ",\"events\":" + std::to_string(all) + ",\"results\":[";
     for (size_t i = 0; i < results.size(); ++i) {
       const Result& r = results[i];
-      out += fmt::format(R"({}{{"name":"{}","threads":{},"events":{},"events_per_s":{:.0f},"ratio":{:.3f},"ratio_min":{:.3f},"ratio_max":{:.3f},"p50_us":{:.2f},"p99_us":{:.2f},"p999_us":{:.2f},"push_cpu_us":{:.2f},"all_cpu_us":{:.2f},"refused":{}}})",
-                         i ? "," : "", r.name, r.threads, r.events, r.eps(), r.ratio, r.ratio_min, r.ratio_max, r.p50_us, r.p99_us, r.p999_us, r.push_cpu_us, r.all_cpu_us, r.refused);
+      out += fmt::format(R"({}{{"name":"{}","threads":{},"events":{},"events_per_s":{:.0f},"ratio":{:.3f},"ratio_min":{:.3f},"ratio_max":{:.3f},"ratio_rows":{:.3f},"p50_us":{:.2f},"p99_us":{:.2f},"p999_us":{:.2f},"push_cpu_us":{:.2f},"all_cpu_us":{:.2f},"refused":{}}})",
+                         i ? "," : "", r.name, r.threads, r.events, r.eps(), r.ratio, r.ratio_min, r.ratio_max, r.ratio_rows, r.p50_us, r.p99_us, r.p999_us, r.push_cpu_us, r.all_cpu_us, r.refused);
     }
     out += fmt::format(R"(],"rounds":{},"bytes_per_tracked_test":{:.1f},"heap_bytes_per_tracked_test":{:.1f},"tracked_tests":{},"peak_rss_kb":{}}})",
                        rounds, per_test, heap_per_test, memory_tests, rss);
@@ -499,17 +567,19 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::printf("stream: %lld tests, %zu events, %d clients; %d round%s\n\n", static_cast<long long>(tests), all, workers, rounds, rounds > 1 ? "s" : "");
-  std::printf("%-28s %7s %9s %12s %8s %13s %9s %9s %9s %12s\n", "mode", "threads", "events", "events/s", "ratio", "ratio range", "p50 us", "p99 us", "p99.9 us", "cpu us/ev");
+  std::printf("%-28s %7s %9s %12s %8s %13s %8s %9s %9s %9s %12s\n", "mode", "threads", "events", "events/s", "ratio", "ratio range", "vs +rows", "p50 us", "p99 us", "p99.9 us", "cpu us/ev");
   for (const Result& r : results) {
     std::string range = fmt::format("{:.2f}-{:.2f}", r.ratio_min, r.ratio_max);
+    std::string rows = r.ratio_rows > 0 ? fmt::format("{:.3f}", r.ratio_rows) : "";
     std::string cpu = r.all_cpu_us > 0 ? fmt::format("{:.1f} / {:.1f}", r.push_cpu_us, r.all_cpu_us) : "";
-    std::printf("%-28s %7d %9lld %12.0f %8.3f %13s %9.2f %9.2f %9.2f %12s%s\n", r.name.c_str(), r.threads,
-                static_cast<long long>(r.events), r.eps(), r.ratio, range.c_str(), r.p50_us, r.p99_us, r.p999_us,
+    std::printf("%-28s %7d %9lld %12.0f %8.3f %13s %8s %9.2f %9.2f %9.2f %12s%s\n", r.name.c_str(), r.threads,
+                static_cast<long long>(r.events), r.eps(), r.ratio, range.c_str(), rows.c_str(), r.p50_us, r.p99_us, r.p999_us,
                 cpu.c_str(), r.refused ? fmt::format("  ({} refused)", r.refused).c_str() : "");
   }
   std::printf("\nmemory: %.1f bytes of RSS (%.1f of heap) per tracked test at %lld tests; peak RSS %lld KiB\n",
               per_test, heap_per_test, static_cast<long long>(memory_tests), static_cast<long long>(rss));
   std::printf("ratio: events/s against the reference of the same round, the median over the rounds (the 10M growth row: against the 1M row)\n");
+  std::printf("vs +rows: the same against the reference that also writes the attempt rows (reference + attempt rows)\n");
   std::printf("cpu us/ev: CPU time per event of the first pushing thread / of the whole process (pushers, writer and all)\n");
   return 0;
 }
