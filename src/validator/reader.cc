@@ -322,12 +322,21 @@ bool JsonReader::read_key(od::field& field, std::string_view* key) {
   return true;
 }
 
-bool JsonReader::check_new_key(size_t first, size_t count, std::string_view key) {
+bool JsonReader::check_new_key(size_t first, size_t count, std::string_view key,
+                               uint64_t* seen) {
   if (count > limits_.max_keys) {
     return fail(Code::kInvalid, "max_keys",
                 "has more than max_keys (" + std::to_string(limits_.max_keys) + ") keys");
   }
   if (count > kLinearKeyCheck) return true;
+  // Equal keys have equal lengths and first and last bytes: a key whose
+  // bit no earlier key set is new.
+  const auto* k = reinterpret_cast<const unsigned char*>(key.data());
+  const size_t mix = key.empty() ? 0 : key.size() * 31 + k[0] * 7 + k[key.size() - 1];
+  const uint64_t bit = uint64_t{1} << (mix & 63);
+  const bool maybe_seen = (*seen & bit) != 0;
+  *seen |= bit;
+  if (!maybe_seen) return true;
   const auto& keys = scratch_.keys;
   for (size_t i = first; i < keys.size(); ++i) {
     if (keys[i] == key) {

@@ -129,7 +129,9 @@ class JsonReader {
   bool read_any_number(od::value& value);
   bool read_null(od::value& value);
   bool read_key(od::field& field, std::string_view* key);
-  bool check_new_key(size_t first, size_t count, std::string_view key);
+  // `seen`: a 64-bit filter of the object's keys so far, so that most new
+  // keys are known new without comparing them with each earlier one.
+  bool check_new_key(size_t first, size_t count, std::string_view key, uint64_t* seen);
   bool check_sorted_keys(size_t first);
   bool next_item_allowed(size_t index);
 
@@ -156,13 +158,14 @@ bool JsonReader::walk_object(od::object& object, OnField&& on_field) {
   auto& keys = scratch_.keys;
   const size_t first = keys.size();
   size_t count = 0;
+  uint64_t seen = 0;
   for (auto member : object) {
     od::field field;
     if (auto error = std::move(member).get(field)) return fail_json(error);
     std::string_view key;
     if (!read_key(field, &key)) return false;
     ++count;
-    if (!check_new_key(first, count, key)) return false;
+    if (!check_new_key(first, count, key, &seen)) return false;
     keys.push_back(key);
     push(key);
     if (!on_field(key, field.value())) return false;
