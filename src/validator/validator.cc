@@ -93,10 +93,6 @@ bool fail_trailing(JsonReader& r) {
 
 enum class TypeLookup { kFound, kMissing, kNotString, kUnknown, kBroken, kTrailing };
 
-// Finds the `type` member and checks that the root object ends the message,
-// skipping over every value: the structure is all this pass looks at. It
-// unescapes nothing into the parser's string buffer, which is sized for the
-// full walk to unescape every string exactly once.
 // Whether `field`'s key is "type" (escaped or not).
 bool is_type_key(od::field& field, const char* text_end) {
   char key[4];
@@ -119,6 +115,10 @@ TypeLookup read_type(od::field& field, const char* text_end, EventType* type) {
   return TypeLookup::kFound;
 }
 
+// Finds the `type` member and checks that the root object ends the message,
+// skipping over every value: the structure is all this pass looks at. It
+// unescapes nothing into the parser's string buffer, which is sized for the
+// full walk to unescape every string exactly once.
 TypeLookup find_type(od::document& doc, od::object& root, const char* text_end,
                      EventType* type) {
   TypeLookup lookup = TypeLookup::kMissing;
