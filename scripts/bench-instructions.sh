@@ -19,14 +19,7 @@ build=${1:-build-bench}
 mode=${2:-normal}
 tests=${3:-20000}
 
-if ! command -v valgrind >/dev/null 2>&1; then
-  echo "bench-instructions: installing valgrind"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends valgrind >/dev/null
-fi
+bash "$(dirname "$0")/install-deps.sh" --only valgrind
 
 work=$(mktemp -d)
 if [ -n "${KEEP:-}" ]; then
@@ -95,8 +88,7 @@ print(f"  {'pusher (baton_push)':<32} {push:>9,.0f}  {push / ref:.2f}x the refer
 for label, pattern in [("validate", r"^baton::EventValidator::validate\("),
                        ("state", r"^baton::StateManager::apply\("),
                        ("rows queued", r"SqliteStore::write\(baton::Stmt"),
-                       ("journal append", r"SqliteStore::journal_append\("),
-                       ("reply (JsonWriter)", r"^baton::JsonWriter::")]:
+                       ("journal append", r"SqliteStore::journal_append\(")]:
     print(f"    {label:<30} {total(pattern, pushers, within=PUSH) / events:>9,.0f}")
 print(f"  {'writer (SQLite transactions)':<32} {writer:>9,.0f}  {writer / ref:.2f}x the reference")
 print(f"a ratio of 0.9 needs each of the two threads at most {ref / 0.9:,.0f} per event")

@@ -5,6 +5,7 @@
 #
 #   scripts/install-deps.sh            build + test dependencies
 #   scripts/install-deps.sh --minimal  only what the library and the demo need
+#   scripts/install-deps.sh --only PKG...  just these (tools one script needs)
 set -euo pipefail
 
 minimal=0
@@ -12,7 +13,9 @@ minimal=0
 
 pkgs=(g++ make cmake pkg-config libsqlite3-dev sqlite3 libsimdjson-dev libfmt-dev
       libssl-dev libboost-dev nodejs npm python3)
-if [ "$minimal" -eq 0 ]; then
+if [ "${1:-}" = "--only" ]; then
+  pkgs=("${@:2}")
+elif [ "$minimal" -eq 0 ]; then
   pkgs+=(catch2 libpq-dev postgresql libxml2-utils abigail-tools clang
          libclang-rt-14-dev libfuzzer-14-dev chromium)
 fi

@@ -113,31 +113,12 @@ class Reader {
 
 }  // namespace
 
-void encode_rows(const Batch& batch, size_t begin, std::string* out) {
-  // Sized first, then written through a cursor: one resize per record
-  // instead of a string append per field.
-  size_t bytes = 0;
-  for (size_t i = begin; i < batch.writes.size(); ++i) {
-    const QueuedWrite& w = batch.writes[i];
-    bytes += 1 + 2 + 8;
-    for (uint16_t k = 0; k < w.count; ++k) {
-      const QueuedValue& q = batch.values[w.first + k];
-      bytes += 1;
-      switch (q.kind) {
-        case Value::Kind::kNull: break;
-        case Value::Kind::kInt:
-        case Value::Kind::kReal: bytes += 8; break;
-        case Value::Kind::kText: bytes += 4 + q.len; break;
-      }
-    }
-  }
-  const size_t at = out->size();
-  out->resize(at + bytes);
-  char* p = out->data() + at;
-  auto emit = [&p](const void* v, size_t n) {
-    std::memcpy(p, v, n);
-    p += n;
-  };
+namespace {
+
+// Hands each field of the writes of `batch` from `begin` on to emit(bytes, n), in
+// the journal's payload encoding.
+template <typename Emit>
+void for_each_field(const Batch& batch, size_t begin, Emit&& emit) {
   for (size_t i = begin; i < batch.writes.size(); ++i) {
     const QueuedWrite& w = batch.writes[i];
     const uint8_t stmt = static_cast<uint8_t>(w.stmt);
@@ -159,6 +140,22 @@ void encode_rows(const Batch& batch, size_t begin, std::string* out) {
       }
     }
   }
+}
+
+}  // namespace
+
+void encode_rows(const Batch& batch, size_t begin, std::string* out) {
+  // Sized first, then written through a cursor: one resize per record
+  // instead of a string append per field.
+  size_t bytes = 0;
+  for_each_field(batch, begin, [&bytes](const void*, size_t n) { bytes += n; });
+  const size_t at = out->size();
+  out->resize(at + bytes);
+  char* p = out->data() + at;
+  for_each_field(batch, begin, [&p](const void* v, size_t n) {
+    std::memcpy(p, v, n);
+    p += n;
+  });
 }
 
 Status decode_rows(std::string_view payload, Batch* batch) {
