@@ -12,6 +12,7 @@
 #include "baton/orchestrator.h"
 #include "baton/scheduler.h"
 #include "baton/state.h"
+#include "common/brief_mutex.h"
 
 namespace baton {
 
@@ -62,7 +63,8 @@ struct Orchestrator::Impl {
 
   // Guards everything below it. Recursive so that a plugin may query the
   // engine from inside its callback; pushing from there is refused instead.
-  std::recursive_mutex mu;
+  // Held briefly by every push, so its waiters spin before they sleep.
+  BriefRecursiveMutex mu;
   std::unique_ptr<StateManager> state = std::make_unique<StateManager>();
   Scheduler scheduler;
   StringMap<int64_t> client_sessions;  // open sessions per client: leases outlive all but the last

@@ -214,7 +214,7 @@ void Orchestrator::fire_due_events() {
   Impl& im = *impl_;
   // A callback setting the clock must not apply events under the one it is in.
   if (in_engine_callback()) return;
-  std::unique_lock<std::recursive_mutex> lock(im.mu);
+  std::unique_lock<BriefRecursiveMutex> lock(im.mu);
   if (im.closed) return;
   int64_t now = now_ms();
   std::vector<std::string> due;
@@ -280,7 +280,7 @@ Status Orchestrator::close() {
   }
   std::vector<PluginEntry> plugins;
   {
-    std::lock_guard<std::recursive_mutex> lock(im.mu);
+    std::lock_guard<BriefRecursiveMutex> lock(im.mu);
     if (im.closed) return Status::ok();
     im.closed = true;
     plugins = std::move(im.plugins);
@@ -289,7 +289,7 @@ Status Orchestrator::close() {
   Status s = store_ ? store_->flush() : Status::ok();
   {
     CallbackScope scope;
-    std::lock_guard<std::recursive_mutex> lock(im.mu);
+    std::lock_guard<BriefRecursiveMutex> lock(im.mu);
     for (PluginEntry& p : plugins) p.plugin->detach();
     plugins.clear();  // destroys plugins: C plugins call their destroy here
   }
@@ -339,13 +339,13 @@ Status Orchestrator::access_reload(std::string_view access_json) {
 }
 
 void Orchestrator::set_logger(LogFn fn, int min_level) {
-  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  std::lock_guard<BriefRecursiveMutex> lock(impl_->mu);
   impl_->logger = std::move(fn);
   impl_->log_min_level = min_level;
 }
 
 void Orchestrator::log(int level, std::string_view message) {
-  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  std::lock_guard<BriefRecursiveMutex> lock(impl_->mu);
   if (!impl_->logger || level < impl_->log_min_level) return;
   CallbackScope scope;
   impl_->logger(level, message);
@@ -355,7 +355,7 @@ Status Orchestrator::open_session(std::string_view credentials_json,
                                   std::unique_ptr<Session>* out) {
   Impl& im = *impl_;
   {
-    std::lock_guard<std::recursive_mutex> lock(im.mu);
+    std::lock_guard<BriefRecursiveMutex> lock(im.mu);
     if (im.closed) return Status::error(Code::kClosed, "the engine is closed");
   }
   Principal p;
@@ -369,7 +369,7 @@ Status Orchestrator::open_session(std::string_view credentials_json,
     return s;
   }
   {
-    std::lock_guard<std::recursive_mutex> lock(im.mu);
+    std::lock_guard<BriefRecursiveMutex> lock(im.mu);
     ++im.client_sessions[p.client];
   }
   out->reset(new Session(this, std::move(p), im.next_session_id++));
@@ -382,7 +382,7 @@ void Orchestrator::close_session(Session* session) {
   session->closed_ = true;
   Impl& im = *impl_;
   --im.sessions_open;
-  std::unique_lock<std::recursive_mutex> lock(im.mu);
+  std::unique_lock<BriefRecursiveMutex> lock(im.mu);
   const std::string& client = session->principal().client;
   auto open = im.client_sessions.find(client);
   if (open != im.client_sessions.end() && --open->second > 0) return;
@@ -421,7 +421,7 @@ void Orchestrator::close_session(Session* session) {
 Status Orchestrator::flush() {
   Status s = store_->flush();
   if (!s) {
-    std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+    std::lock_guard<BriefRecursiveMutex> lock(impl_->mu);
     Impl& im = *impl_;
     // A failed batch took events the state holds: rebuild it from the log.
     reload_if_stale(im, store_.get());
@@ -436,7 +436,7 @@ Status Orchestrator::add_plugin(std::string_view name, std::unique_ptr<Plugin> p
   if (in_engine_callback()) {
     return Status::error(Code::kInvalidArgument, "plugins cannot be added from inside a callback");
   }
-  std::lock_guard<std::recursive_mutex> lock(im.mu);
+  std::lock_guard<BriefRecursiveMutex> lock(im.mu);
   if (im.closed) return Status::error(Code::kClosed, "the engine is closed");
   PluginEntry entry;
   entry.id = im.next_plugin_id++;
@@ -462,7 +462,7 @@ Status Orchestrator::remove_plugin(uint64_t id) {
   }
   std::unique_ptr<Plugin> removed;
   {
-    std::lock_guard<std::recursive_mutex> lock(im.mu);
+    std::lock_guard<BriefRecursiveMutex> lock(im.mu);
     for (auto it = im.plugins.begin(); it != im.plugins.end(); ++it) {
       if (it->id == id) {
         removed = std::move(it->plugin);
@@ -545,7 +545,7 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
     }
   }
 
-  std::unique_lock<std::recursive_mutex> lock(im.mu);
+  std::unique_lock<BriefRecursiveMutex> lock(im.mu);
   if (im.closed) return refuse(Status::error(Code::kClosed, "the engine is closed"));
   // A commit that failed in the background (async durability) dropped events
   // the state already holds: rebuild the state from the log first.

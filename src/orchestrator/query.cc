@@ -118,7 +118,7 @@ Status Orchestrator::query(std::string_view request_json, std::string* answer) {
 
   answer->clear();
   JsonWriter w(answer);
-  std::lock_guard<std::recursive_mutex> lock(im.mu);
+  std::lock_guard<BriefRecursiveMutex> lock(im.mu);
   if (im.closed) return Status::error(Code::kClosed, "the engine is closed");
   Status s = store_->flush();
   // A state that a failed commit left to be rebuilt is rebuilt before it is read.
@@ -351,7 +351,7 @@ Status Orchestrator::export_run(std::string_view run, std::string_view format, s
   Impl& im = *impl_;
   RunReport report;
   {
-    std::lock_guard<std::recursive_mutex> lock(im.mu);
+    std::lock_guard<BriefRecursiveMutex> lock(im.mu);
     if (im.closed) return Status::error(Code::kClosed, "the engine is closed");
     Status s = store_->flush();
     if (s) s = follow_shared_log(im, store_.get());

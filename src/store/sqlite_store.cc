@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "baton/store.h"
+#include "common/brief_mutex.h"
 #include "store/ack_journal.h"
 #include "store/batch.h"
 #include "store/schema.h"
@@ -151,10 +152,13 @@ class SqliteStore final : public EventStore {
   std::unordered_map<std::string, sqlite3_stmt*> read_stmts_;
   std::vector<uint8_t> skip_;  // conn_mu_: the batch's superseded upserts
 
-  // Lock order: commit_mu_ -> conn_mu_ ; queue_mu_ is a leaf.
+  // Lock order: commit_mu_ -> conn_mu_ ; queue_mu_ is a leaf. The locks
+  // every push takes for a moment (queue_mu_, journal_mu_) are BriefMutex:
+  // a pusher waiting for another's few rows spins instead of sleeping; the
+  // ones held for a whole transaction are not.
   std::mutex commit_mu_;  // one committing leader at a time
   std::mutex conn_mu_;    // the connection
-  mutable std::mutex queue_mu_;
+  mutable BriefMutex queue_mu_;
   Batch pending_;         // queue_mu_
   // The thread holding queue_mu_ for a write group, whose writes skip locking.
   std::atomic<std::thread::id> group_owner_{};
@@ -162,7 +166,7 @@ class SqliteStore final : public EventStore {
   std::atomic<int64_t> durable_seq_{0};
   FailedBatches failures_;  // commit_mu_ (journal_mu_ with the ack journal)
 
-  std::mutex journal_mu_;  // one journal appender at a time
+  BriefMutex journal_mu_;  // one journal appender at a time
   AckJournal journal_;     // journal_mu_, but see rotate_journal()
   uint64_t next_record_ = 1;  // journal_mu_
   uint64_t db_id_ = 0;
@@ -185,7 +189,7 @@ class SqliteStore final : public EventStore {
   int64_t audit_rows_ = 0;
 
   std::thread async_thread_;
-  std::condition_variable async_cv_;
+  std::condition_variable_any async_cv_;  // waits with queue_mu_
   bool stopping_ = false;  // queue_mu_
   bool closed_ = false;
 };
@@ -353,7 +357,7 @@ Status SqliteStore::migrate() {
 }
 
 void SqliteStore::write(Stmt stmt, std::initializer_list<Value> values, int64_t seq) {
-  std::unique_lock<std::mutex> lock(queue_mu_, std::defer_lock);
+  std::unique_lock<BriefMutex> lock(queue_mu_, std::defer_lock);
   if (group_owner_.load(std::memory_order_relaxed) != std::this_thread::get_id()) lock.lock();
   pending_.append(stmt, values, seq);
   if (options_.durability == Durability::kAsync &&
@@ -437,7 +441,7 @@ Status SqliteStore::commit(int64_t seq) {
     return failures_.outcome(seq);
   }
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    std::lock_guard<BriefMutex> lock(queue_mu_);
     std::swap(pending_, writing_);
   }
   if (writing_.empty()) return Status::ok();
@@ -493,7 +497,7 @@ Status SqliteStore::journal_commit(int64_t seq) {
 }
 
 Status SqliteStore::journal_append(int64_t seq, bool* behind) {
-  std::lock_guard<std::mutex> leader(journal_mu_);
+  std::lock_guard<BriefMutex> leader(journal_mu_);
   if (seq > 0 && durable_seq_.load(std::memory_order_acquire) >= seq) {
     return failures_.outcome(seq);
   }
@@ -504,7 +508,7 @@ Status SqliteStore::journal_append(int64_t seq, bool* behind) {
   int64_t first_seq = 0, last = 0;
   Status s;
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    std::lock_guard<BriefMutex> lock(queue_mu_);
     count = pending_.writes.size() - journaled_writes_;
     if (count == 0) return failures_.outcome(seq);
     pending_.seq_range(journaled_writes_, pending_.writes.size(), &first_seq, &last);
@@ -522,7 +526,7 @@ Status SqliteStore::journal_append(int64_t seq, bool* behind) {
   }
   if (s) s = journal_.append(next_record_);
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    std::lock_guard<BriefMutex> lock(queue_mu_);
     if (s) {
       journaled_writes_ += count;
       journal_rows_ += static_cast<int64_t>(count);
@@ -541,7 +545,7 @@ Status SqliteStore::journal_append(int64_t seq, bool* behind) {
 Status SqliteStore::apply_journal() {
   uint64_t record = 0;  // the last record whose rows applying_ holds
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    std::lock_guard<BriefMutex> lock(queue_mu_);
     const size_t marked = journaled_writes_;
     if (marked > 0) {
       if (applying_.empty()) {
@@ -569,7 +573,7 @@ Status SqliteStore::apply_journal() {
     return s;
   }
   applied_record_.store(record, std::memory_order_release);
-  std::lock_guard<std::mutex> lock(queue_mu_);
+  std::lock_guard<BriefMutex> lock(queue_mu_);
   journal_rows_ -= static_cast<int64_t>(applying_.writes.size());
   applying_.clear();
   return Status::ok();
@@ -577,12 +581,12 @@ Status SqliteStore::apply_journal() {
 
 void SqliteStore::rotate_journal() {
   {
-    std::lock_guard<std::mutex> lock(journal_mu_);
+    std::lock_guard<BriefMutex> lock(journal_mu_);
     if (!journal_.may_rotate(applied_record_.load(), options_.ack_journal_file_bytes)) return;
   }
   // Appends go to the active file only, so the other starts over unlocked.
   if (!journal_.reset_inactive(db_id_)) return;  // tried again after the next apply
-  std::lock_guard<std::mutex> lock(journal_mu_);
+  std::lock_guard<BriefMutex> lock(journal_mu_);
   journal_.switch_files();
 }
 
@@ -591,7 +595,7 @@ size_t SqliteStore::waiting_rows() const {
 }
 
 void SqliteStore::background_loop() {
-  std::unique_lock<std::mutex> lock(queue_mu_);
+  std::unique_lock<BriefMutex> lock(queue_mu_);
   bool failing = false;
   while (!stopping_) {
     // After a failed write, wait the whole interval before trying again.
@@ -688,7 +692,7 @@ StoreStats SqliteStore::stats() const {
   st.failed_commits = failed_commits_.load();
   st.durable_seq = durable_seq_.load();
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    std::lock_guard<BriefMutex> lock(queue_mu_);
     st.pending_rows = static_cast<int64_t>(pending_.writes.size() - journaled_writes_);
     st.journal_rows = journal_rows_;
   }
@@ -715,7 +719,7 @@ Status SqliteStore::close() {
   closed_ = true;
   if (async_thread_.joinable()) {
     {
-      std::lock_guard<std::mutex> lock(queue_mu_);
+      std::lock_guard<BriefMutex> lock(queue_mu_);
       stopping_ = true;
     }
     async_cv_.notify_one();
@@ -727,7 +731,7 @@ Status SqliteStore::close() {
     // give, so it goes. Otherwise the next open applies it.
     bool empty;
     {
-      std::lock_guard<std::mutex> lock(queue_mu_);
+      std::lock_guard<BriefMutex> lock(queue_mu_);
       empty = journal_rows_ == 0;
     }
     Status j = journal_.close(s && empty);
