@@ -29,7 +29,7 @@ class BasicBriefMutex {
   // (about 2 us per push), far below a sleeping waiter's typical wake-up.
   static constexpr int64_t kSpinNanos = 20'000;
 
-  BasicBriefMutex() : spin_(std::thread::hardware_concurrency() > 1) {}
+  BasicBriefMutex() : spin_(several_cores()) {}
   BasicBriefMutex(const BasicBriefMutex&) = delete;
   BasicBriefMutex& operator=(const BasicBriefMutex&) = delete;
 
@@ -52,6 +52,12 @@ class BasicBriefMutex {
   void unlock() { mu_.unlock(); }
 
  private:
+  // Asked once per process: the answer may read a file.
+  static bool several_cores() {
+    static const bool several = std::thread::hardware_concurrency() > 1;
+    return several;
+  }
+
   // Tells the core this is a spin: a sibling hyperthread gets the pipeline,
   // and the loop's exit does not pay a memory-order mis-speculation.
   static void relax() {
