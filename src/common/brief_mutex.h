@@ -10,10 +10,14 @@
 // as soon as it is released; only when the holder itself was preempted does
 // the spin run out, and the waiter then sleeps as before.
 //
-// On a one-core machine the holder cannot run while a waiter spins, so
-// waiters sleep at once there.
+// On one core the holder cannot run while a waiter spins, so waiters sleep
+// at once when the process may use only one (see several_cores).
 #ifndef BATON_COMMON_BRIEF_MUTEX_H_
 #define BATON_COMMON_BRIEF_MUTEX_H_
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 #include <chrono>
 #include <cstdint>
@@ -52,9 +56,18 @@ class BasicBriefMutex {
   void unlock() { mu_.unlock(); }
 
  private:
-  // Asked once per process: the answer may read a file.
+  // Whether the process may run on more than one core: the cores it is
+  // allowed (a process pinned to one core by taskset or a cpuset sees every
+  // core of the machine in hardware_concurrency). Asked once per process:
+  // the answer may read a file.
   static bool several_cores() {
-    static const bool several = std::thread::hardware_concurrency() > 1;
+    static const bool several = [] {
+#if defined(__linux__)
+      cpu_set_t allowed;
+      if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) return CPU_COUNT(&allowed) > 1;
+#endif
+      return std::thread::hardware_concurrency() > 1;
+    }();
     return several;
   }
 
