@@ -1,5 +1,6 @@
-// BriefMutex: a recursive mutex for short critical sections, whose waiters
-// spin for a few microseconds before they sleep.
+// BriefMutex, BriefRecursiveMutex: std::mutex and std::recursive_mutex for
+// short critical sections, whose waiters spin for a few microseconds before
+// they sleep.
 //
 // A waiter that sleeps at once (a futex wait) has to be woken and then find
 // a free core. When the pushing threads and the store's writer outnumber the
@@ -29,8 +30,9 @@ namespace baton {
 template <class Mutex>
 class BasicBriefMutex {
  public:
-  // The longest a waiter spins: several times the engine's critical section
-  // (about 2 us per push), far below a sleeping waiter's typical wake-up.
+  // The longest a waiter spins: ten times the engine's critical section
+  // (about 2 us per push), below the 30 us and more that 2% of sleeping
+  // waiters took to run again.
   static constexpr int64_t kSpinNanos = 20'000;
 
   BasicBriefMutex() : spin_(several_cores()) {}
