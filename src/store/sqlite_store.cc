@@ -360,8 +360,10 @@ void SqliteStore::write(Stmt stmt, std::initializer_list<Value> values, int64_t 
   std::unique_lock<BriefMutex> lock(queue_mu_, std::defer_lock);
   if (group_owner_.load(std::memory_order_relaxed) != std::this_thread::get_id()) lock.lock();
   pending_.append(stmt, values, seq);
+  // Once, as the queue reaches a batch: a writer busy then finds it when it
+  // next looks, before it waits.
   if (options_.durability == Durability::kAsync &&
-      pending_.writes.size() >= options_.async_max_batch) {
+      pending_.writes.size() == options_.async_max_batch) {
     async_cv_.notify_one();
   }
 }
@@ -529,9 +531,10 @@ Status SqliteStore::journal_append(int64_t seq, bool* behind) {
     std::lock_guard<BriefMutex> lock(queue_mu_);
     if (s) {
       journaled_writes_ += count;
+      const bool below = waiting_rows() < options_.async_max_batch;
       journal_rows_ += static_cast<int64_t>(count);
       journaled_record_ = next_record_++;
-      if (waiting_rows() >= options_.async_max_batch) async_cv_.notify_one();
+      if (below && waiting_rows() >= options_.async_max_batch) async_cv_.notify_one();
       *behind = journal_rows_ > options_.ack_journal_backlog_rows;
     } else {
       // Not acknowledged: the rows go, as after a failed commit. Rows that
