@@ -86,16 +86,12 @@ print(f"mode {mode}, {events} events: instructions per event")
 print(f"  {'reference (parse + insert)':<32} {ref:>9,.0f}")
 print(f"  {'pusher (baton_push)':<32} {push:>9,.0f}  {push / ref:.2f}x the reference")
 # The journal append may be inlined into journal_commit, which also holds
-# the backpressure's table writes: those are left out, as above.
-JOURNAL = r"SqliteStore::journal_(append|commit)\("
-parts = [("validate", r"^baton::EventValidator::validate\("),
-         ("state", r"^baton::StateManager::apply\("),
-         ("rows queued", r"SqliteStore::write\(baton::Stmt"),
-         ("journal append", JOURNAL)]
-for label, pattern in parts:
-    n = total(pattern, pushers, within=PUSH)
-    if pattern == JOURNAL:
-        n -= total(WRITE, pushers, within=JOURNAL)
+# the backpressure's table writes: like the pusher's, they are left out.
+for label, pattern in [("validate", r"^baton::EventValidator::validate\("),
+                       ("state", r"^baton::StateManager::apply\("),
+                       ("rows queued", r"SqliteStore::write\(baton::Stmt"),
+                       ("journal append", r"SqliteStore::journal_(append|commit)\(")]:
+    n = total(pattern, pushers, within=PUSH) - total(WRITE, pushers, within=pattern)
     print(f"    {label:<30} {n / events:>9,.0f}")
 print(f"  {'writer (SQLite transactions)':<32} {writer:>9,.0f}  {writer / ref:.2f}x the reference")
 print(f"a ratio of 0.9 needs each of the two threads at most {ref / 0.9:,.0f} per event")

@@ -126,6 +126,15 @@ class SqliteStore final : public EventStore {
   // async_flush_ms or once async_max_batch rows wait.
   void background_loop();
   size_t waiting_rows() const;  // queue_mu_ held: what background_loop writes
+  // queue_mu_ held, after rows were added to the `before` waiting: wakes
+  // the writer once, as the waiting rows reach a batch. A writer busy then
+  // counts them before it waits again, so no wake-up is lost, and rows
+  // past the batch do not each pay for a notify.
+  void wake_writer_past(size_t before) {
+    if (before < options_.async_max_batch && waiting_rows() >= options_.async_max_batch) {
+      async_cv_.notify_one();
+    }
+  }
 
   // The ack journal (see store/ack_journal.h). Appends are group commits
   // under journal_mu_; the background thread applies journaled batches to
@@ -360,12 +369,7 @@ void SqliteStore::write(Stmt stmt, std::initializer_list<Value> values, int64_t 
   std::unique_lock<BriefMutex> lock(queue_mu_, std::defer_lock);
   if (group_owner_.load(std::memory_order_relaxed) != std::this_thread::get_id()) lock.lock();
   pending_.append(stmt, values, seq);
-  // Once, as the queue reaches a batch: a writer busy then finds it when it
-  // next looks, before it waits.
-  if (options_.durability == Durability::kAsync &&
-      pending_.writes.size() == options_.async_max_batch) {
-    async_cv_.notify_one();
-  }
+  if (options_.durability == Durability::kAsync) wake_writer_past(pending_.writes.size() - 1);
 }
 
 // Binds `v` as parameter `index` of `st`; SQLite's result code.
@@ -531,10 +535,10 @@ Status SqliteStore::journal_append(int64_t seq, bool* behind) {
     std::lock_guard<BriefMutex> lock(queue_mu_);
     if (s) {
       journaled_writes_ += count;
-      const bool below = waiting_rows() < options_.async_max_batch;
+      const size_t before = waiting_rows();
       journal_rows_ += static_cast<int64_t>(count);
       journaled_record_ = next_record_++;
-      if (below && waiting_rows() >= options_.async_max_batch) async_cv_.notify_one();
+      wake_writer_past(before);
       *behind = journal_rows_ > options_.ack_journal_backlog_rows;
     } else {
       // Not acknowledged: the rows go, as after a failed commit. Rows that

@@ -41,7 +41,7 @@ TEST_CASE("brief mutex excludes while its waiters spin", "[brief_mutex]") {
   CHECK(count_under_contention<baton::BriefRecursiveMutex>(4, 20000) == 80000);
 }
 
-TEST_CASE("a waiter sleeps once its spin runs out and gets the lock on release",
+TEST_CASE("a waiter past its spin still waits for the holder and gets the lock on release",
           "[brief_mutex]") {
   baton::BriefMutex mu;
   std::atomic<bool> got{false};
@@ -50,7 +50,7 @@ TEST_CASE("a waiter sleeps once its spin runs out and gets the lock on release",
     std::lock_guard<baton::BriefMutex> lock(mu);
     got = true;
   });
-  // Far past the spin: the waiter is asleep in the underlying mutex by now.
+  // Far past the spin: the waiter has gone on to the underlying mutex.
   std::this_thread::sleep_for(std::chrono::nanoseconds(baton::BriefMutex::kSpinNanos * 20));
   CHECK_FALSE(got.load());
   mu.unlock();

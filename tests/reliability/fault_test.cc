@@ -344,8 +344,7 @@ TEST_CASE("one-shot write faults under concurrent pushes lose and duplicate noth
   const int64_t per_client = 400;
   std::string path = test_path("concurrent");
   remove_db(path);
-  EngineOptions o;
-  REQUIRE(EngineOptions::from_json(engine_options(path, "normal"), &o).is_ok());
+  EngineOptions o = options_for(path, "normal");
   std::unique_ptr<Orchestrator> engine;
   REQUIRE(Orchestrator::open(o, &engine).is_ok());
   std::atomic<bool> done{false};
