@@ -8,6 +8,7 @@
 #define BATON_STATUS_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,38 +39,54 @@ const char* code_name(int code);
 class Status {
  public:
   Status() = default;
+  Status(const Status& other) : rep_(other.rep_ ? new Rep(*other.rep_) : nullptr) {}
+  Status(Status&& other) noexcept = default;
+  Status& operator=(const Status& other) {
+    if (this != &other) rep_.reset(other.rep_ ? new Rep(*other.rep_) : nullptr);
+    return *this;
+  }
+  Status& operator=(Status&& other) noexcept = default;
+  ~Status() = default;
+
   static Status ok() { return Status(); }
   static Status error(Code code, std::string message, std::string field = {},
                       std::string rule = {}) {
     Status s;
-    s.code_ = code;
-    s.message_ = std::move(message);
-    s.field_ = std::move(field);
-    s.rule_ = std::move(rule);
+    if (code == Code::kOk) return s;  // ok carries nothing
+    s.rep_.reset(new Rep{code, std::move(message), std::move(field), std::move(rule), 0});
     return s;
   }
   static Status rate_limited(std::string message, int64_t retry_after_ms) {
     Status s = error(Code::kRateLimited, std::move(message), {}, "rate");
-    s.retry_after_ms_ = retry_after_ms;
+    s.rep_->retry_after_ms = retry_after_ms;
     return s;
   }
 
-  bool is_ok() const { return code_ == Code::kOk; }
+  bool is_ok() const { return rep_ == nullptr; }
   explicit operator bool() const { return is_ok(); }
-  Code code() const { return code_; }
-  const std::string& message() const { return message_; }
+  Code code() const { return rep_ ? rep_->code : Code::kOk; }
+  const std::string& message() const { return rep_ ? rep_->message : empty(); }
   // The offending field ("run", "plan.specs[3].id", ...) when a message was refused.
-  const std::string& field() const { return field_; }
+  const std::string& field() const { return rep_ ? rep_->field : empty(); }
   // The rule that refused it ("required", "type", "max_string_bytes", ...).
-  const std::string& rule() const { return rule_; }
-  int64_t retry_after_ms() const { return retry_after_ms_; }
+  const std::string& rule() const { return rep_ ? rep_->rule : empty(); }
+  int64_t retry_after_ms() const { return rep_ ? rep_->retry_after_ms : 0; }
 
  private:
-  Code code_ = Code::kOk;
-  std::string message_;
-  std::string field_;
-  std::string rule_;
-  int64_t retry_after_ms_ = 0;
+  // An ok Status is one null pointer, so that passing and returning one
+  // (every call on the hot path does) costs no more than a pointer.
+  struct Rep {
+    Code code;
+    std::string message;
+    std::string field;
+    std::string rule;
+    int64_t retry_after_ms;
+  };
+  static const std::string& empty() {
+    static const std::string kEmpty;
+    return kEmpty;
+  }
+  std::unique_ptr<Rep> rep_;
 };
 
 }  // namespace baton
