@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <charconv>
 #include <chrono>
 #include <optional>
 
@@ -684,13 +685,13 @@ Status Orchestrator::push(Session* session, std::string_view message, std::strin
   }
   im.scheduler.touch(client, now);
 
-  reply->clear();
-  JsonWriter w(reply);
-  w.begin_object().field("ok", true).field("seq", seq);
-  if (applied.run_joined) w.field("joined", true);
+  // Written directly: every accepted event builds this reply.
+  char digits[24];
+  const auto seq_end = std::to_chars(digits, digits + sizeof digits, seq).ptr;
+  reply->assign("{\"ok\":true,\"seq\":");
+  reply->append(digits, seq_end);
+  if (applied.run_joined) reply->append(",\"joined\":true");
   reply->append(im.scheduler.reply_fields());
-  w.end_object();
-  reply->pop_back();
   PluginEvent done(&ev, stored_json, seq);
   for (PluginEntry& p : im.plugins) {
     if (!(p.mask & event_type_bit(ev.type))) continue;
