@@ -110,6 +110,19 @@ NumberForm classify_number(std::string_view t) {
   return is_float ? NumberForm::kFloat : NumberForm::kInteger;
 }
 
+bool parse_short_integer(std::string_view t, int64_t* out) {
+  const bool negative = !t.empty() && t[0] == '-';
+  if (negative) t.remove_prefix(1);
+  if (t.empty() || t.size() > 18 || (t[0] == '0' && t.size() > 1)) return false;
+  int64_t value = 0;
+  for (char c : t) {
+    if (!is_digit(c)) return false;
+    value = value * 10 + (c - '0');
+  }
+  *out = negative ? -value : value;
+  return true;
+}
+
 bool has_control_char(std::string_view text) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();

@@ -4,6 +4,7 @@
 #define BATON_VALIDATOR_TEXT_CHECKS_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace baton::validator_internal {
@@ -18,6 +19,12 @@ enum class NumberForm { kMalformed, kInteger, kFloat };
 // tokens the grammar refuses ("-Infinity" reaches them as a number), so every
 // number token is classified here before it is converted.
 NumberForm classify_number(std::string_view token);
+
+// A plain integer token of at most 18 digits ("-"? then "0" or a digit
+// string without a leading zero, no fraction or exponent), which cannot
+// overflow int64: its value goes to *out. False for every other token, which
+// the caller then reads the long way.
+bool parse_short_integer(std::string_view token, int64_t* out);
 
 enum class IdProblem { kNone, kEmpty, kTooLong, kControl };
 // Identifiers are 1..max_bytes bytes and printable: no C0 or C1 control

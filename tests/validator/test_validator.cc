@@ -772,6 +772,47 @@ TEST_CASE("NaN, Infinity and out-of-range numbers", "[validator][numbers]") {
   CHECK(big.status.message().find("meta.n") != std::string::npos);
 }
 
+TEST_CASE("integer fields: short ones read from the token, long ones checked", "[validator][numbers]") {
+  const std::string end = R"({"type":"test.end","run":"r","id":"t","status":"passed",)";
+  Event e;
+  // Up to 18 digits are read straight from the token; 19 take the long way.
+  const std::pair<const char*, int64_t> fine[] = {
+      {"0", 0},
+      {"7", 7},
+      {"-0", 0},
+      {"-12", -12},
+      {"999999999999999999", 999999999999999999},
+      {"-999999999999999999", -999999999999999999},
+      {"1000000000000000000", 1000000000000000000},
+      {"9223372036854775807", INT64_MAX},
+      {"-9223372036854775808", INT64_MIN},
+  };
+  for (const auto& [token, value] : fine) {
+    INFO(token);
+    REQUIRE_VALID(end + R"("ts":)" + token + " }", e);
+    CHECK(e.ts == value);
+    if (value >= 1) {
+      REQUIRE_VALID(end + R"("seq":)" + token + "}", e);
+      CHECK(e.seq == value);
+    }
+  }
+  REQUIRE_REFUSED(end + R"("seq":-12})", Code::kInvalid, "seq", "range");
+  REQUIRE_VALID(end + R"("attempt": 3 ,"seq":5})", e);
+  CHECK(e.attempt == 3);
+  CHECK(e.seq == 5);
+  // Leading zeros, fractions, exponents, signs and stray text stay refused.
+  for (const char* bad : {"007", "-007", "00", "+5", "1.0", "1e3", "-", "1-", "0x10", "1_0"}) {
+    INFO(bad);
+    Outcome o = check(end + R"("ts":)" + bad + "}", &e);
+    CHECK_FALSE(o.status.is_ok());
+    CHECK(o.status.field() == "ts");
+  }
+  REQUIRE_REFUSED(end + R"("ts":1.5})", Code::kInvalid, "ts", "type");
+  REQUIRE_REFUSED(end + R"("ts":"5"})", Code::kInvalid, "ts", "type");
+  REQUIRE_REFUSED(end + R"("ts":9223372036854775808})", Code::kInvalid, "ts", "int64");
+  REQUIRE_REFUSED(end + R"("attempt":-1})", Code::kInvalid, "attempt", "range");
+}
+
 // ---------------------------------------------------------------------------
 // Limits.
 
