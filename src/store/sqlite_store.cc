@@ -153,7 +153,7 @@ class SqliteStore final : public EventStore {
   // commit_mu_ held (journal_mu_ with the ack journal).
   Status finish_batch(const Status& s, int64_t first_seq, int64_t last_seq, int64_t seq);
   Status apply_journal();  // commit_mu_ held
-  void rotate_journal();   // the background thread only
+  void rotate_journal();   // commit_mu_ held (one rotation at a time)
 
   StoreOptions options_;
   sqlite3* db_ = nullptr;
@@ -580,9 +580,16 @@ Status SqliteStore::apply_journal() {
     return s;
   }
   applied_record_.store(record, std::memory_order_release);
-  std::lock_guard<BriefMutex> lock(queue_mu_);
-  journal_rows_ -= static_cast<int64_t>(applying_.writes.size());
-  applying_.clear();
+  {
+    std::lock_guard<BriefMutex> lock(queue_mu_);
+    journal_rows_ -= static_cast<int64_t>(applying_.writes.size());
+    applying_.clear();
+  }
+  // Whoever applied (the writer, a read, a flush, a pusher under
+  // backpressure) may free the other file: a host that reads after every
+  // push leaves the writer nothing to apply, and the active file would
+  // otherwise grow without bound.
+  rotate_journal();
   return Status::ok();
 }
 
@@ -612,11 +619,8 @@ void SqliteStore::background_loop() {
     if (waiting_rows() == 0) continue;
     lock.unlock();
     if (journaled()) {
-      {
-        std::lock_guard<std::mutex> leader(commit_mu_);
-        failing = !apply_journal();  // the rows stay journaled for the next try
-      }
-      if (!failing) rotate_journal();
+      std::lock_guard<std::mutex> leader(commit_mu_);
+      failing = !apply_journal();  // the rows stay journaled for the next try
     } else {
       failing = !commit(0);  // counted in stats; async mode acked already
     }
