@@ -34,6 +34,15 @@ StoreOptions journal_options(const std::string& path) {
   return o;
 }
 
+// Small files (4 KiB) that switch often, and a writer that wakes every
+// millisecond to apply (and switch) as it goes.
+StoreOptions rotating_options(const std::string& path) {
+  StoreOptions o = journal_options(path);
+  o.async_flush_ms = 1;
+  o.ack_journal_file_bytes = 4096;
+  return o;
+}
+
 void write_event(EventStore* store, int64_t seq, const std::string& payload) {
   WriteGroup group(store);
   store->write(Stmt::kInsertEvent, {seq, "r1", "log", "ci-1", seq, Value(), seq, payload}, seq);
@@ -378,9 +387,7 @@ TEST_CASE("the journal switches files when reads, not the writer, apply it") {
   // each event) applies the journal itself, and the background writer then
   // wakes to find nothing waiting. The files must still switch.
   std::string path = temp_db("ackj-rotate-reads");
-  StoreOptions o = journal_options(path);
-  o.async_flush_ms = 1;
-  o.ack_journal_file_bytes = 4096;
+  const StoreOptions o = rotating_options(path);
   std::unique_ptr<EventStore> store;
   REQUIRE(open_sqlite_store(o, &store));
   const std::string payload(200, 'x');
@@ -401,9 +408,7 @@ TEST_CASE("the journal switches files when reads, not the writer, apply it") {
 
 TEST_CASE("the journal alternates between its two files and loses nothing across a crash") {
   std::string path = temp_db("ackj-rotate");
-  StoreOptions o = journal_options(path);
-  o.async_flush_ms = 1;  // the writer applies (and rotates) as it goes
-  o.ack_journal_file_bytes = 4096;
+  const StoreOptions o = rotating_options(path);
   std::unique_ptr<EventStore> store;
   REQUIRE(open_sqlite_store(o, &store));
   const std::string payload(200, 'x');
