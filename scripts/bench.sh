@@ -9,6 +9,9 @@ build=${1:-build-bench}
 pg=()
 [ -n "${BATON_PG_DSN:-}" ] && pg=(--pg "$BATON_PG_DSN")
 "$build/bench/bench_ingest" --rounds 3 "${pg[@]}" "${@:2}"
+# The growth rows write and delete gigabytes; let the kernel write back
+# before the claim benchmark's commits, so they do not wait behind it.
+sync
 echo
 "$build/bench/bench_claim" "${pg[@]}"
 if [ -x "$build/bench/bench_queue_sim" ]; then
