@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 
 #include "baton/store.h"
@@ -47,6 +48,18 @@ void write_event(EventStore* store, int64_t seq, const std::string& payload) {
   WriteGroup group(store);
   store->write(Stmt::kInsertEvent, {seq, "r1", "log", "ci-1", seq, Value(), seq, payload}, seq);
   store->write(Stmt::kUpsertClientSeq, {"ci-1", seq}, seq);
+}
+
+// Commits events 1..3000 with 200-byte payloads, each acknowledged, calling
+// after_commit(seq) after each: enough records for small files to switch
+// many times.
+void commit_3000(EventStore* store, const std::function<void(int64_t)>& after_commit) {
+  const std::string payload(200, 'x');
+  for (int64_t seq = 1; seq <= 3000; ++seq) {
+    write_event(store, seq, payload);
+    REQUIRE(store->commit(seq));
+    after_commit(seq);
+  }
 }
 
 int64_t count(EventStore* store, const char* sql) {
@@ -390,12 +403,9 @@ TEST_CASE("the journal switches files when reads, not the writer, apply it") {
   const StoreOptions o = rotating_options(path);
   std::unique_ptr<EventStore> store;
   REQUIRE(open_sqlite_store(o, &store));
-  const std::string payload(200, 'x');
-  for (int64_t seq = 1; seq <= 3000; ++seq) {
-    write_event(store.get(), seq, payload);
-    REQUIRE(store->commit(seq));
+  commit_3000(store.get(), [&](int64_t seq) {
     REQUIRE(count(store.get(), "SELECT MAX(seq) FROM events") == seq);
-  }
+  });
   // Every record is applied by the read after it, so each file may switch
   // as soon as it passes its limit: it stays within the limit plus one
   // mapped window (4 KiB pages here) and one record.
@@ -411,15 +421,11 @@ TEST_CASE("the journal alternates between its two files and loses nothing across
   const StoreOptions o = rotating_options(path);
   std::unique_ptr<EventStore> store;
   REQUIRE(open_sqlite_store(o, &store));
-  const std::string payload(200, 'x');
-  for (int64_t seq = 1; seq <= 3000; ++seq) {
-    write_event(store.get(), seq, payload);
-    REQUIRE(store->commit(seq));
-    if (seq % 50 == 0) {
-      // Let the writer catch up, so that file sizes do not depend on load.
-      for (int i = 0; i < 10000 && store->stats().journal_rows > 0; ++i) usleep(200);
-    }
-  }
+  commit_3000(store.get(), [&](int64_t seq) {
+    if (seq % 50 != 0) return;
+    // Let the writer catch up, so that file sizes do not depend on load.
+    for (int i = 0; i < 10000 && store->stats().journal_rows > 0; ++i) usleep(200);
+  });
   // 3000 records of over 200 bytes each were appended; switching files
   // reuses the space of applied records, so each file stays near its limit
   // plus a round or two of 50 records.
