@@ -189,13 +189,16 @@ bool JsonReader::read_id(od::value& value, std::string_view* out) {
 }
 
 bool JsonReader::read_int(od::value& value, int64_t* out) {
-  // Most integers (seq, ts, attempt) are short and plain: read them straight
-  // from the token. Anything else, including every refusal, goes the long way.
-  if (parse_short_integer(trim_json_space(value.raw_json_token()), out)) return true;
+  // Most integers (seq, ts, attempt) are short: the classification reads
+  // their value, and the parser is not asked. Anything else, including every
+  // refusal, goes the long way.
+  bool small = false;
+  const NumberForm form = classify_number(trim_json_space(value.raw_json_token()), out, &small);
+  if (small) return true;
   od::json_type type;
   if (auto error = value.type().get(type)) return fail_bad_value(value, error);
   if (type != od::json_type::number) return fail(Code::kInvalid, "type", "must be an integer");
-  switch (classify_number(trim_json_space(value.raw_json_token()))) {
+  switch (form) {
     case NumberForm::kMalformed:
       return fail_bad_value(value, simdjson::NUMBER_ERROR);
     case NumberForm::kFloat:

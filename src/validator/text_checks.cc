@@ -79,15 +79,18 @@ std::string_view trim_json_space(std::string_view token) {
   return token;
 }
 
-NumberForm classify_number(std::string_view t) {
+NumberForm classify_number(std::string_view t, int64_t* value, bool* small) {
   size_t i = 0;
   const size_t n = t.size();
-  if (i < n && t[i] == '-') ++i;
+  const bool negative = i < n && t[i] == '-';
+  if (negative) ++i;
   if (i >= n) return NumberForm::kMalformed;
+  const size_t first_digit = i;
+  int64_t integer = 0;  // exact while at most 18 digits are read
   if (t[i] == '0') {
     ++i;
   } else if (t[i] >= '1' && t[i] <= '9') {
-    while (i < n && is_digit(t[i])) ++i;
+    while (i < n && is_digit(t[i])) integer = integer * 10 + (t[i++] - '0');
   } else {
     return NumberForm::kMalformed;
   }
@@ -107,20 +110,12 @@ NumberForm classify_number(std::string_view t) {
     is_float = true;
   }
   if (i != n) return NumberForm::kMalformed;
-  return is_float ? NumberForm::kFloat : NumberForm::kInteger;
-}
-
-bool parse_short_integer(std::string_view t, int64_t* out) {
-  const bool negative = !t.empty() && t[0] == '-';
-  if (negative) t.remove_prefix(1);
-  if (t.empty() || t.size() > 18 || (t[0] == '0' && t.size() > 1)) return false;
-  int64_t value = 0;
-  for (char c : t) {
-    if (!is_digit(c)) return false;
-    value = value * 10 + (c - '0');
+  if (is_float) return NumberForm::kFloat;
+  if (small != nullptr && n - first_digit <= 18) {
+    *small = true;
+    *value = negative ? -integer : integer;
   }
-  *out = negative ? -value : value;
-  return true;
+  return NumberForm::kInteger;
 }
 
 bool has_control_char(std::string_view text) {

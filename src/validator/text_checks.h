@@ -17,14 +17,11 @@ std::string_view trim_json_space(std::string_view token);
 enum class NumberForm { kMalformed, kInteger, kFloat };
 // RFC 8259 number grammar. The parser's own number routines accept a few
 // tokens the grammar refuses ("-Infinity" reaches them as a number), so every
-// number token is classified here before it is converted.
-NumberForm classify_number(std::string_view token);
-
-// A plain integer token of at most 18 digits ("-"? then "0" or a digit
-// string without a leading zero, no fraction or exponent), which cannot
-// overflow int64: its value goes to *out. False for every other token, which
-// the caller then reads the long way.
-bool parse_short_integer(std::string_view token, int64_t* out);
+// number token is classified here before it is converted. With `small`
+// given, an integer of at most 18 digits (which cannot overflow int64) sets
+// *small and puts its value in *value; *small is left alone otherwise.
+NumberForm classify_number(std::string_view token, int64_t* value = nullptr,
+                           bool* small = nullptr);
 
 enum class IdProblem { kNone, kEmpty, kTooLong, kControl };
 // Identifiers are 1..max_bytes bytes and printable: no C0 or C1 control
