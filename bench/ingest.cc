@@ -365,6 +365,27 @@ double bytes_per_tracked_test(int64_t tests, const std::string& path, double* he
   return static_cast<double>(after - before) * 1024.0 / static_cast<double>(tests);
 }
 
+// One row from its rounds, each holding its own round's ratios: the round
+// with the median events/s, with the median, least and greatest ratio and
+// the median ratio against the reference with attempt rows.
+Result median_round(std::vector<Result> over) {
+  std::vector<double> ratios;
+  std::vector<double> ratios_rows;
+  for (const Result& r : over) {
+    ratios.push_back(r.ratio);
+    ratios_rows.push_back(r.ratio_rows);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  std::sort(ratios_rows.begin(), ratios_rows.end());
+  std::sort(over.begin(), over.end(), [](const Result& a, const Result& b) { return a.eps() < b.eps(); });
+  Result r = over[over.size() / 2];
+  r.ratio = ratios[ratios.size() / 2];
+  r.ratio_min = ratios.front();
+  r.ratio_max = ratios.back();
+  r.ratio_rows = ratios_rows[ratios_rows.size() / 2];
+  return r;
+}
+
 // Pre-fills a database with about `events` events (async, many runs).
 void fill_growth(const std::string& path, int64_t events) {
   remove_db(path);
@@ -394,9 +415,7 @@ void fill_growth(const std::string& path, int64_t events) {
 // rounds alternate between them, in turn leading (each round a run and
 // clients of its own, so none is refused as finished or as a duplicate), so
 // that a machine whose speed drifts moves both sides of each round's 10M/1M
-// ratio alike. Each row
-// reports its median round; the 10M row's ratio is the median, least and
-// greatest of the rounds' ratios.
+// ratio alike. The 10M row's ratios are against the 1M row of its round.
 std::pair<Result, Result> growth(const std::string& dir, int64_t tests, int workers, size_t slice,
                                  int rounds) {
   const int64_t sizes[2] = {1000000, 10000000};
@@ -410,7 +429,6 @@ std::pair<Result, Result> growth(const std::string& dir, int64_t tests, int work
   // fill's writeback: the rows are to measure the database's size, not that.
   sync();
   std::vector<Result> over[2];
-  std::vector<double> ratios;
   for (int round = 0; round < rounds; ++round) {
     for (int k = 0; k < 2; ++k) {
       const int i = round % 2 == 0 ? k : 1 - k;  // 1M first, then 10M first
@@ -420,19 +438,10 @@ std::pair<Result, Result> growth(const std::string& dir, int64_t tests, int work
                                   fmt::format(R"({{"path":"{}","durability":"normal"}})", paths[i]),
                                   st, 1, slice));
     }
-    ratios.push_back(over[1].back().eps() / over[0].back().eps());
+    over[1].back().ratio = over[1].back().eps() / over[0].back().eps();
   }
   for (const std::string& path : paths) remove_db(path);
-  auto median = [](std::vector<Result> v) {
-    std::sort(v.begin(), v.end(), [](const Result& a, const Result& b) { return a.eps() < b.eps(); });
-    return v[v.size() / 2];
-  };
-  std::pair<Result, Result> rows{median(over[0]), median(over[1])};
-  std::sort(ratios.begin(), ratios.end());
-  rows.second.ratio = ratios[ratios.size() / 2];
-  rows.second.ratio_min = ratios.front();
-  rows.second.ratio_max = ratios.back();
-  return rows;
+  return {median_round(over[0]), median_round(over[1])};
 }
 
 // The performance targets baton is held to on the 2-core reference machine,
@@ -578,21 +587,7 @@ int main(int argc, char** argv) {
   for (size_t row = 0; row < rounds_results[0].size(); ++row) {
     std::vector<Result> over;
     for (const auto& rr : rounds_results) over.push_back(rr[row]);
-    std::vector<double> ratios;
-    std::vector<double> ratios_rows;
-    for (const Result& r : over) {
-      ratios.push_back(r.ratio);
-      ratios_rows.push_back(r.ratio_rows);
-    }
-    std::sort(ratios.begin(), ratios.end());
-    std::sort(ratios_rows.begin(), ratios_rows.end());
-    std::sort(over.begin(), over.end(), [](const Result& a, const Result& b) { return a.eps() < b.eps(); });
-    Result r = over[over.size() / 2];
-    r.ratio = ratios[ratios.size() / 2];
-    r.ratio_min = ratios.front();
-    r.ratio_max = ratios.back();
-    r.ratio_rows = ratios_rows[ratios_rows.size() / 2];
-    results.push_back(r);
+    results.push_back(median_round(std::move(over)));
   }
   const Result& ref = results[0];
 #if BATON_WITH_POSTGRESQL
