@@ -86,7 +86,9 @@ NumberForm classify_number(std::string_view t, int64_t* value, bool* small) {
   if (negative) ++i;
   if (i >= n) return NumberForm::kMalformed;
   const size_t first_digit = i;
-  int64_t integer = 0;  // exact while at most 18 digits are read
+  // Unsigned, so that a longer integer wraps (defined) instead of
+  // overflowing; its value is used only up to 18 digits, where it is exact.
+  uint64_t integer = 0;
   if (t[i] == '0') {
     ++i;
   } else if (t[i] >= '1' && t[i] <= '9') {
@@ -113,7 +115,8 @@ NumberForm classify_number(std::string_view t, int64_t* value, bool* small) {
   if (is_float) return NumberForm::kFloat;
   if (small != nullptr && n - first_digit <= 18) {
     *small = true;
-    *value = negative ? -integer : integer;
+    const auto exact = static_cast<int64_t>(integer);
+    *value = negative ? -exact : exact;
   }
   return NumberForm::kInteger;
 }
