@@ -77,12 +77,15 @@ class AckJournal {
   std::string* start_record();
   Status append(uint64_t record);
 
-  // Switching files, in three steps so that appends wait only for the
-  // first and the last (see SqliteStore::rotate_journal):
+  // Switching files, in four steps so that appends wait only for the first
+  // and the third (see SqliteStore::rotate_journal):
   //   - may_rotate: the active file holds more than `limit` bytes and every
   //     record of the other is at most `applied` (in the tables);
   //   - reset_inactive: starts the other file over (no append touches it);
-  //   - switch_files: makes it the active one.
+  //   - switch_files: makes it the active one;
+  //   - release_inactive: unmaps the file left behind (no append touches
+  //     it), whose window would otherwise stay resident (8 MiB by default)
+  //     until it is active again.
   // Never while the active file is torn: the remains of a failed append
   // could hold the number of the next record, which would then be written
   // to the other file, and replay would meet the number twice.
@@ -98,6 +101,7 @@ class AckJournal {
     return reset_file(&files_[active_ ^ 1], db_id, false);
   }
   void switch_files() { active_ ^= 1; }
+  void release_inactive() { unmap(&files_[active_ ^ 1]); }
 
   // Closes the files, deleting them when `remove` is set.
   Status close(bool remove);

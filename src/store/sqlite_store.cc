@@ -600,8 +600,12 @@ void SqliteStore::rotate_journal() {
   }
   // Appends go to the active file only, so the other starts over unlocked.
   if (!journal_.reset_inactive(db_id_)) return;  // tried again after the next apply
-  std::lock_guard<BriefMutex> lock(journal_mu_);
-  journal_.switch_files();
+  {
+    std::lock_guard<BriefMutex> lock(journal_mu_);
+    journal_.switch_files();
+  }
+  // Unlocked too: an munmap of the old window would hold up every append.
+  journal_.release_inactive();
 }
 
 size_t SqliteStore::waiting_rows() const {
