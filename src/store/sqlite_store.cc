@@ -244,6 +244,10 @@ Status SqliteStore::open() {
                                                     : "PRAGMA synchronous=NORMAL");
   if (!s) return s;
   if (!(s = exec("PRAGMA foreign_keys=OFF"))) return s;
+  // Debian's SQLite zeroes deleted content by default (SECURE_DELETE), so
+  // that it cannot be read back from the file. An in-memory database has no
+  // file, and the zeroing costs its writer about 3% of its instructions.
+  if (in_memory() && !(s = exec("PRAGMA secure_delete=OFF"))) return s;
   // Keep the WAL from growing without bound between automatic checkpoints.
   if (!(s = exec("PRAGMA journal_size_limit=67108864"))) return s;
   if (!(s = migrate())) return s;
