@@ -203,6 +203,28 @@ inline sqlite3* refuse_events(const std::string& path, const std::string& when =
   return db;
 }
 
+// The integer the first row of `sql` holds, read on a connection of its own
+// to the SQLite database `path` (":memory:": a fresh one), without baton.
+inline int64_t sqlite_integer(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
+    sqlite3_close(db);
+    throw std::runtime_error("sqlite_integer: open " + path);
+  }
+  // The engine's writer may hold the write lock for a moment.
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_stmt* st = nullptr;
+  int64_t v = 0;
+  bool found = sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK &&
+               sqlite3_step(st) == SQLITE_ROW;
+  if (found) v = sqlite3_column_int64(st, 0);
+  std::string error = sqlite3_errmsg(db);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  if (!found) throw std::runtime_error(fmt::format("sqlite_integer: {}: {}", sql, error));
+  return v;
+}
+
 inline void allow_events(sqlite3* db) {
   int rc = sqlite3_exec(db, "DROP TRIGGER refuse_events", nullptr, nullptr, nullptr);
   sqlite3_close(db);

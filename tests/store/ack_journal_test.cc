@@ -74,16 +74,7 @@ int64_t count(EventStore* store, const char* sql) {
 
 // Events in the database file itself, read without baton (no replay).
 int64_t events_in_file(const std::string& path) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  sqlite3_busy_timeout(db, 10000);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM events", -1, &st, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  int64_t n = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return n;
+  return sqlite_integer(path, "SELECT COUNT(*) FROM events");
 }
 
 // Acknowledges events [from, to] in a child that then dies without closing.

@@ -1,7 +1,6 @@
 // SQLite only: the settings a store gives its database depend on how it is
 // written (src/store/sqlite_store.cc, SqliteStore::open).
 #include <catch2/catch.hpp>
-#include <sqlite3.h>
 
 #include <string>
 
@@ -19,19 +18,6 @@ int64_t pragma(EventStore* store, const char* sql) {
     v = r.int64(0);
     return false;
   }));
-  return v;
-}
-
-// What a connection of this SQLite library starts with.
-int64_t library_secure_delete() {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(":memory:", &db) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA secure_delete", -1, &st, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  int64_t v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
   return v;
 }
 
@@ -54,19 +40,21 @@ TEST_CASE("an in-memory database has big pages and does not zero deleted content
 }
 
 TEST_CASE("a database file keeps the library's secure_delete; its page size follows its commits") {
-  const int64_t secure_delete = library_secure_delete();
-  SECTION("async: big batches, big pages") {
-    const std::string path = temp_db("settings-async");
-    auto store = open_store(path, Durability::kAsync);
-    CHECK(pragma(store.get(), "PRAGMA page_size") == 32768);
-    CHECK(pragma(store.get(), "PRAGMA secure_delete") == secure_delete);
-    REQUIRE(store->close());
-    remove_db_files(path);
-  }
-  SECTION("full: a commit per push, SQLite's default pages") {
-    const std::string path = temp_db("settings-full");
-    auto store = open_store(path, Durability::kFull);
-    CHECK(pragma(store.get(), "PRAGMA page_size") == 4096);
+  // What a connection of this SQLite library starts with.
+  const int64_t secure_delete = sqlite_integer(":memory:", "PRAGMA secure_delete");
+  struct Case {
+    const char* name;
+    Durability durability;
+    int64_t page_size;
+  };
+  // async writes big batches and gets big pages; full commits every push
+  // and keeps SQLite's default.
+  for (const Case& c : {Case{"async", Durability::kAsync, 32768},
+                        Case{"full", Durability::kFull, 4096}}) {
+    INFO(c.name);
+    const std::string path = temp_db(fmt::format("settings-{}", c.name));
+    auto store = open_store(path, c.durability);
+    CHECK(pragma(store.get(), "PRAGMA page_size") == c.page_size);
     CHECK(pragma(store.get(), "PRAGMA secure_delete") == secure_delete);
     REQUIRE(store->close());
     remove_db_files(path);
