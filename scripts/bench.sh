@@ -4,17 +4,18 @@
 # arguments go to bench_ingest. With BATON_PG_DSN set (a PostgreSQL server,
 # e.g. from scripts/pg-server.sh), the ingest and claim benchmarks add rows
 # for the PostgreSQL store.
+#
+# The queue benchmarks run first: bench_ingest's growth rows write and delete
+# gigabytes, and claims measured after them ran at a third to a half of
+# their speed on a quiet machine, even after a sync.
 set -euo pipefail
 build=${1:-build-bench}
 pg=()
 [ -n "${BATON_PG_DSN:-}" ] && pg=(--pg "$BATON_PG_DSN")
-"$build/bench/bench_ingest" --rounds 3 "${pg[@]}" "${@:2}"
-# The growth rows write and delete gigabytes; let the kernel write back
-# before the claim benchmark's commits, so they do not wait behind it.
-sync
-echo
 "$build/bench/bench_claim" "${pg[@]}"
 if [ -x "$build/bench/bench_queue_sim" ]; then
   echo
   "$build/bench/bench_queue_sim"
 fi
+echo
+"$build/bench/bench_ingest" --rounds 3 "${pg[@]}" "${@:2}"
