@@ -422,8 +422,9 @@ TEST_CASE("the journal switches files when reads, not the writer, apply it") {
   CHECK(a <= 3 * 4096);
   CHECK(b <= 3 * 4096);
   // Both files have been active many times; only the active one keeps a
-  // mapped window.
-  CHECK(mapped_journal_files(path) == 1);
+  // mapped window (none, if the last read switched files and nothing was
+  // appended since).
+  CHECK(mapped_journal_files(path) <= 1);
   REQUIRE(store->close());
 }
 
