@@ -126,7 +126,7 @@ struct Result {
   int threads = 1;
   int64_t events = 0;
   double seconds = 0;
-  double p50_us = 0, p99_us = 0, p999_us = 0;
+  double p50_us = 0, p99_us = 0, p999_us = 0, max_us = 0;
   double ratio = 0;  // against the reference
   double ratio_min = 0, ratio_max = 0;  // over the rounds (--rounds)
   double ratio_rows = 0;  // against the reference with attempt rows (0: not run)
@@ -206,6 +206,7 @@ Result run_baton(const std::string& name, const std::string& options, const Stre
   r.p50_us = percentile(all, 0.50);
   r.p99_us = percentile(all, 0.99);
   r.p999_us = percentile(all, 0.999);
+  r.max_us = all.empty() ? 0 : *std::max_element(all.begin(), all.end());
   r.refused = refused;
   if (!lat[0].empty()) r.push_cpu_us = push_cpu * 1e6 / static_cast<double>(lat[0].size());
   r.all_cpu_us = process_cpu * 1e6 / static_cast<double>(n);
@@ -627,8 +628,8 @@ int main(int argc, char** argv) {
     std::string out = "{\"tests\":" + std::to_string(tests) + ",\"events\":" + std::to_string(all) + ",\"results\":[";
     for (size_t i = 0; i < results.size(); ++i) {
       const Result& r = results[i];
-      out += fmt::format(R"({}{{"name":"{}","threads":{},"events":{},"events_per_s":{:.0f},"ratio":{:.3f},"ratio_min":{:.3f},"ratio_max":{:.3f},"ratio_rows":{:.3f},"p50_us":{:.2f},"p99_us":{:.2f},"p999_us":{:.2f},"push_cpu_us":{:.2f},"all_cpu_us":{:.2f},"refused":{}}})",
-                         i ? "," : "", r.name, r.threads, r.events, r.eps(), r.ratio, r.ratio_min, r.ratio_max, r.ratio_rows, r.p50_us, r.p99_us, r.p999_us, r.push_cpu_us, r.all_cpu_us, r.refused);
+      out += fmt::format(R"({}{{"name":"{}","threads":{},"events":{},"events_per_s":{:.0f},"ratio":{:.3f},"ratio_min":{:.3f},"ratio_max":{:.3f},"ratio_rows":{:.3f},"p50_us":{:.2f},"p99_us":{:.2f},"p999_us":{:.2f},"max_us":{:.2f},"push_cpu_us":{:.2f},"all_cpu_us":{:.2f},"refused":{}}})",
+                         i ? "," : "", r.name, r.threads, r.events, r.eps(), r.ratio, r.ratio_min, r.ratio_max, r.ratio_rows, r.p50_us, r.p99_us, r.p999_us, r.max_us, r.push_cpu_us, r.all_cpu_us, r.refused);
     }
     out += "],\"targets\":[";
     for (size_t i = 0; i < targets.size(); ++i) {
@@ -641,13 +642,13 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::printf("stream: %lld tests, %zu events, %d clients; %d round%s\n\n", static_cast<long long>(tests), all, workers, rounds, rounds > 1 ? "s" : "");
-  std::printf("%-28s %7s %9s %12s %8s %13s %8s %9s %9s %9s %12s\n", "mode", "threads", "events", "events/s", "ratio", "ratio range", "vs +rows", "p50 us", "p99 us", "p99.9 us", "cpu us/ev");
+  std::printf("%-28s %7s %9s %12s %8s %13s %8s %9s %9s %9s %9s %12s\n", "mode", "threads", "events", "events/s", "ratio", "ratio range", "vs +rows", "p50 us", "p99 us", "p99.9 us", "max us", "cpu us/ev");
   for (const Result& r : results) {
     std::string range = fmt::format("{:.2f}-{:.2f}", r.ratio_min, r.ratio_max);
     std::string rows = r.ratio_rows > 0 ? fmt::format("{:.3f}", r.ratio_rows) : "";
     std::string cpu = r.all_cpu_us > 0 ? fmt::format("{:.1f} / {:.1f}", r.push_cpu_us, r.all_cpu_us) : "";
-    std::printf("%-28s %7d %9lld %12.0f %8.3f %13s %8s %9.2f %9.2f %9.2f %12s%s\n", r.name.c_str(), r.threads,
-                static_cast<long long>(r.events), r.eps(), r.ratio, range.c_str(), rows.c_str(), r.p50_us, r.p99_us, r.p999_us,
+    std::printf("%-28s %7d %9lld %12.0f %8.3f %13s %8s %9.2f %9.2f %9.2f %9.0f %12s%s\n", r.name.c_str(), r.threads,
+                static_cast<long long>(r.events), r.eps(), r.ratio, range.c_str(), rows.c_str(), r.p50_us, r.p99_us, r.p999_us, r.max_us,
                 cpu.c_str(), r.refused ? fmt::format("  ({} refused)", r.refused).c_str() : "");
   }
   std::printf("\nmemory: %.1f bytes of RSS (%.1f of heap) per tracked test at %lld tests; peak RSS %lld KiB\n",
