@@ -6,8 +6,9 @@
 # for the PostgreSQL store.
 #
 # The queue benchmarks run first: bench_ingest's growth rows write and delete
-# gigabytes, and claims measured after them ran at a third to a half of
-# their speed on a quiet machine, even after a sync.
+# gigabytes, and the store bench_claim measured right after them was slower
+# in every such run (16,756 and 22,674 specs/s, and 42,598 with a sync
+# between, against 70,055-82,476 in runs of bench_claim alone).
 set -euo pipefail
 build=${1:-build-bench}
 pg=()

@@ -7,6 +7,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <sqlite3.h>
@@ -201,6 +202,19 @@ inline sqlite3* refuse_events(const std::string& path, const std::string& when =
     throw std::runtime_error("refuse_events: " + error);
   }
   return db;
+}
+
+// The first column of the first row of `sql`, read through the store (-1
+// when there is no row). A failed read throws, failing the test.
+inline int64_t store_integer(EventStore* store, std::string_view sql,
+                             std::initializer_list<Value> params = {}) {
+  int64_t v = -1;
+  Status s = store->read(sql, params, [&](const Row& r) {
+    v = r.int64(0);
+    return false;
+  });
+  if (!s) throw std::runtime_error(fmt::format("store_integer: {}: {}", sql, s.message()));
+  return v;
 }
 
 // The integer the first row of `sql` holds, read on a connection of its own

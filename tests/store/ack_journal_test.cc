@@ -62,16 +62,6 @@ void commit_3000(EventStore* store, const std::function<void(int64_t)>& after_co
   }
 }
 
-int64_t count(EventStore* store, const char* sql) {
-  int64_t n = -1;
-  Status s = store->read(sql, {}, [&](const Row& r) {
-    n = r.int64(0);
-    return false;
-  });
-  REQUIRE(s);
-  return n;
-}
-
 // Events in the database file itself, read without baton (no replay).
 int64_t events_in_file(const std::string& path) {
   return sqlite_integer(path, "SELECT COUNT(*) FROM events");
@@ -183,7 +173,7 @@ TEST_CASE("acknowledged rows are read back before they reach the tables") {
   CHECK(store->stats().journal_rows == 20);
   CHECK(events_in_file(path) == 0);
   // A read applies the journal first: it sees every acknowledged row.
-  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 10);
+  CHECK(store_integer(store.get(), "SELECT COUNT(*) FROM events") == 10);
   CHECK(store->stats().journal_rows == 0);
   CHECK(events_in_file(path) == 10);
   REQUIRE(store->close());
@@ -202,7 +192,7 @@ TEST_CASE("a crash leaves acknowledged rows in the journal; the next open applie
   REQUIRE(open_sqlite_store(o, &store));
   CHECK(store->durable_seq() == 50);
   CHECK(events_in_file(path) == 50);
-  CHECK(count(store.get(), "SELECT seq FROM clients WHERE client = 'ci-1'") == 50);
+  CHECK(store_integer(store.get(), "SELECT seq FROM clients WHERE client = 'ci-1'") == 50);
   store.reset();  // closes
 
   // Again, with a database that already holds rows, twice in a row: the
@@ -210,13 +200,13 @@ TEST_CASE("a crash leaves acknowledged rows in the journal; the next open applie
   crash_after(o, 51, 60);
   crash_after(o, 61, 75);
   REQUIRE(open_sqlite_store(o, &store));
-  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 75);
-  CHECK(count(store.get(), "SELECT MAX(seq) FROM events") == 75);
+  CHECK(store_integer(store.get(), "SELECT COUNT(*) FROM events") == 75);
+  CHECK(store_integer(store.get(), "SELECT MAX(seq) FROM events") == 75);
   CHECK(store->check_integrity());
   REQUIRE(store->close());
   // Reopening applies nothing twice.
   REQUIRE(open_sqlite_store(o, &store));
-  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 75);
+  CHECK(store_integer(store.get(), "SELECT COUNT(*) FROM events") == 75);
   REQUIRE(store->close());
 }
 
@@ -246,8 +236,8 @@ TEST_CASE("records larger than one VFS write are appended and replayed, mapped o
     REQUIRE(WEXITSTATUS(status) == 0);
     std::unique_ptr<EventStore> store;
     REQUIRE(open_sqlite_store(o, &store));
-    CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 4);
-    CHECK(count(store.get(), "SELECT SUM(LENGTH(payload)) FROM events") == 3000000);
+    CHECK(store_integer(store.get(), "SELECT COUNT(*) FROM events") == 4);
+    CHECK(store_integer(store.get(), "SELECT SUM(LENGTH(payload)) FROM events") == 3000000);
     REQUIRE(store->close());
     remove_db_files(path);
   }
@@ -265,7 +255,7 @@ TEST_CASE("a torn journal tail is ignored, and a journal of another database too
   std::filesystem::resize_file(path + "-ackj0", static_cast<uintmax_t>(size - 5));
   std::unique_ptr<EventStore> store;
   REQUIRE(open_sqlite_store(o, &store));
-  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 19);
+  CHECK(store_integer(store.get(), "SELECT COUNT(*) FROM events") == 19);
   REQUIRE(store->close());
 
   // A second database's journal put beside this one is not applied here.
@@ -275,10 +265,10 @@ TEST_CASE("a torn journal tail is ignored, and a journal of another database too
   std::filesystem::copy_file(other + "-ackj0", path + "-ackj0",
                              std::filesystem::copy_options::overwrite_existing);
   REQUIRE(open_sqlite_store(o, &store));
-  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 19);
+  CHECK(store_integer(store.get(), "SELECT COUNT(*) FROM events") == 19);
   REQUIRE(store->close());
   REQUIRE(open_sqlite_store(oo, &store));
-  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 5);
+  CHECK(store_integer(store.get(), "SELECT COUNT(*) FROM events") == 5);
   REQUIRE(store->close());
 }
 
@@ -294,7 +284,7 @@ TEST_CASE("an open that cannot apply the journal fails and keeps it for the next
   CHECK(file_size(path + "-ackj0") > 16);
   allow_events(db);
   REQUIRE(open_sqlite_store(o, &store));
-  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 30);
+  CHECK(store_integer(store.get(), "SELECT COUNT(*) FROM events") == 30);
   REQUIRE(store->close());
 }
 
@@ -329,7 +319,7 @@ TEST_CASE("rows the tables refuse stay acknowledged and are written once they ar
   CHECK(st.journal_rows == 2);
   allow_events(db);
   REQUIRE(store->flush());
-  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 2);
+  CHECK(store_integer(store.get(), "SELECT COUNT(*) FROM events") == 2);
   CHECK(store->stats().journal_rows == 0);
   REQUIRE(store->close());
 }
@@ -369,7 +359,7 @@ TEST_CASE("async: a pusher commits the queue itself once the writer is behind") 
     CHECK(most < 100);
     CHECK(store->stats().commits >= 1000 * 2 / 100 - 1);
     REQUIRE(store->flush());
-    CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 1000);
+    CHECK(store_integer(store.get(), "SELECT COUNT(*) FROM events") == 1000);
     REQUIRE(store->close());
   }
 }
@@ -396,7 +386,7 @@ TEST_CASE("while the tables keep failing, a bounded backlog is kept and then pus
   CHECK(store->stats().failed_commits == 1);
   allow_events(db);
   REQUIRE(store->flush());
-  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == acked);
+  CHECK(store_integer(store.get(), "SELECT COUNT(*) FROM events") == acked);
   // The refused event's seq is spent; the next one is taken.
   write_event(store.get(), acked + 2, "p");
   REQUIRE(store->commit(acked + 2));
@@ -412,7 +402,7 @@ TEST_CASE("the journal switches files when reads, not the writer, apply it") {
   std::unique_ptr<EventStore> store;
   REQUIRE(open_sqlite_store(o, &store));
   commit_3000(store.get(), [&](int64_t seq) {
-    REQUIRE(count(store.get(), "SELECT MAX(seq) FROM events") == seq);
+    REQUIRE(store_integer(store.get(), "SELECT MAX(seq) FROM events") == seq);
   });
   // Every record is applied by the read after it, so each file may switch
   // as soon as it passes its limit: it stays within the limit plus one
@@ -448,7 +438,7 @@ TEST_CASE("the journal alternates between its two files and loses nothing across
   // A crash while the writer applies and switches files behind the acks.
   crash_after(o, 3001, 6000);
   REQUIRE(open_sqlite_store(o, &store));
-  CHECK(count(store.get(), "SELECT COUNT(*) FROM events") == 6000);
-  CHECK(count(store.get(), "SELECT MAX(seq) FROM events") == 6000);
+  CHECK(store_integer(store.get(), "SELECT COUNT(*) FROM events") == 6000);
+  CHECK(store_integer(store.get(), "SELECT MAX(seq) FROM events") == 6000);
   REQUIRE(store->close());
 }

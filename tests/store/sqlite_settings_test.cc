@@ -12,15 +12,6 @@ using namespace baton::testing;
 
 namespace {
 
-int64_t pragma(EventStore* store, const char* sql) {
-  int64_t v = -1;
-  REQUIRE(store->read(sql, {}, [&](const Row& r) {
-    v = r.int64(0);
-    return false;
-  }));
-  return v;
-}
-
 std::unique_ptr<EventStore> open_store(const std::string& path, Durability durability) {
   StoreOptions o;
   o.path = path;
@@ -34,8 +25,8 @@ std::unique_ptr<EventStore> open_store(const std::string& path, Durability durab
 
 TEST_CASE("an in-memory database has big pages and does not zero deleted content") {
   auto store = open_store(":memory:", Durability::kAsync);
-  CHECK(pragma(store.get(), "PRAGMA page_size") == 32768);
-  CHECK(pragma(store.get(), "PRAGMA secure_delete") == 0);
+  CHECK(store_integer(store.get(), "PRAGMA page_size") == 32768);
+  CHECK(store_integer(store.get(), "PRAGMA secure_delete") == 0);
   REQUIRE(store->close());
 }
 
@@ -54,8 +45,8 @@ TEST_CASE("a database file keeps the library's secure_delete; its page size foll
     INFO(c.name);
     const std::string path = temp_db(fmt::format("settings-{}", c.name));
     auto store = open_store(path, c.durability);
-    CHECK(pragma(store.get(), "PRAGMA page_size") == c.page_size);
-    CHECK(pragma(store.get(), "PRAGMA secure_delete") == secure_delete);
+    CHECK(store_integer(store.get(), "PRAGMA page_size") == c.page_size);
+    CHECK(store_integer(store.get(), "PRAGMA secure_delete") == secure_delete);
     REQUIRE(store->close());
     remove_db_files(path);
   }

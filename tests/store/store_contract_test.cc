@@ -48,13 +48,7 @@ struct StoreUnderTest {
   }
   // One integer: the first column of the first row of `sql`.
   int64_t count(std::string_view sql, std::initializer_list<Value> params = {}) {
-    int64_t n = -1;
-    Status s = store->read(sql, params, [&](const Row& r) {
-      n = r.int64(0);
-      return false;
-    });
-    REQUIRE(s);
-    return n;
+    return store_integer(store.get(), sql, params);
   }
   std::string dump(std::initializer_list<const char*> queries) {
     std::string out = dump_rows(store.get(), queries);
