@@ -98,10 +98,10 @@ struct StoreOptions {
   int64_t async_flush_ms = 20;  // async: the longest an acked event waits for its commit
   size_t async_max_batch = 4096;
   // async: queued rows beyond which the pusher whose write passes this
-  // commits the queue itself (backpressure), so memory stays bounded when
-  // pushes outpace the background writer. That push takes as long as the
-  // commit: 16,384 rather than 65,536 halves the slowest push (README,
-  // "Performance") at no throughput cost that could be measured.
+  // waits for the background writer to take the queue (backpressure), so
+  // memory stays bounded when pushes outpace the writer. That push waits
+  // for the writer's commit in progress: 16,384 rather than 65,536 halves
+  // the slowest push (README, "Performance").
   int64_t async_backlog_rows = 16384;
   std::string dsn;  // PostgreSQL
   std::string sqlite_vfs;  // a registered SQLite VFS by name (fault injection); empty: default
@@ -117,9 +117,10 @@ struct StoreOptions {
   // The journal moves to its second file once the active one is this large
   // and every record of the other is in the tables.
   int64_t ack_journal_file_bytes = int64_t{64} << 20;
-  // Journaled rows not yet in the tables beyond which each pusher writes
-  // them itself before its ack (backpressure); at 16 times this, while the
-  // tables keep failing, pushes are refused with kStorage.
+  // Journaled rows not yet in the tables beyond which each pusher waits
+  // for the writer to bring them back under this before its ack
+  // (backpressure). While the tables fail, pushes do not wait; at 16 times
+  // this many rows they are refused with kStorage.
   int64_t ack_journal_backlog_rows = 65536;
 };
 

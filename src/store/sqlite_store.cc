@@ -91,10 +91,10 @@ class SqliteStore final : public EventStore {
                             options_.async_backlog_rows;
     group_owner_.store(std::thread::id(), std::memory_order_relaxed);
     queue_mu_.unlock();
-    // Backpressure: the background writer is behind (or the tables fail),
-    // so this pusher commits the queue itself; a failure is counted and
-    // handled as the writer's would be (async acknowledged already).
-    if (behind) commit(0);
+    // A writer whose commits fail cannot be waited for: the pusher commits
+    // the queue itself, and a failure is counted and handled as the
+    // writer's would be (async acknowledged already).
+    if (behind && !wait_for_writer()) commit(0);
   }
   Status commit(int64_t seq) override;
   Status flush() override;
@@ -123,8 +123,19 @@ class SqliteStore final : public EventStore {
   sqlite3_stmt* cached(std::string_view sql, Status* status);  // conn_mu_ held
   // The background writer of `async` (commits what is queued) and of the
   // ack journal (writes what is journaled to the tables), within
-  // async_flush_ms or once async_max_batch rows wait.
+  // async_flush_ms or once async_max_batch rows wait, or at once for a
+  // pusher held back by wait_for_writer.
   void background_loop();
+  // Backpressure: a pusher whose rows passed the backlog limit waits until
+  // the writer has taken the queue (`async`) or brought the journal's
+  // backlog back to the limit, so pushes go no faster than the tables take
+  // rows. It does not write them itself: the writer would then stand idle
+  // behind it, and both the wait and the throughput would be worse. False
+  // when the writer's last write failed: then nobody is waited for.
+  bool wait_for_writer();
+  // queue_mu_ held: what wait_for_writer waits out, and what ends the wait.
+  bool held_back() const;
+  bool writes_failing() const { return journaled() ? apply_failing_ : commit_failing_; }
   size_t waiting_rows() const;  // queue_mu_ held: what background_loop writes
   // queue_mu_ held, after rows were added to the `before` waiting: wakes
   // the writer once, as the waiting rows reach a batch. A writer busy then
@@ -142,7 +153,9 @@ class SqliteStore final : public EventStore {
   // together.
   bool journaled() const { return journal_.is_open(); }
   Status open_journal();
-  Status journal_commit(int64_t seq);
+  // `may_wait`: a push, which backpressure may hold back (a flush writes
+  // the backlog itself).
+  Status journal_commit(int64_t seq, bool may_wait = true);
   // journal_commit's append under journal_mu_; `behind`: the backlog passed
   // ack_journal_backlog_rows.
   Status journal_append(int64_t seq, bool* behind);
@@ -199,6 +212,10 @@ class SqliteStore final : public EventStore {
 
   std::thread async_thread_;
   std::condition_variable_any async_cv_;  // waits with queue_mu_
+  std::condition_variable_any drained_cv_;  // wait_for_writer, with queue_mu_
+  int held_pushers_ = 0;        // queue_mu_: pushers in wait_for_writer
+  bool apply_failing_ = false;   // queue_mu_: the last journal apply failed
+  bool commit_failing_ = false;  // queue_mu_: the last commit (no journal) failed
   bool stopping_ = false;  // queue_mu_
   bool closed_ = false;
 };
@@ -453,6 +470,7 @@ Status SqliteStore::commit(int64_t seq) {
   {
     std::lock_guard<BriefMutex> lock(queue_mu_);
     std::swap(pending_, writing_);
+    if (held_pushers_ > 0) drained_cv_.notify_all();
   }
   if (writing_.empty()) return Status::ok();
   int64_t first_seq = writing_.first_seq();
@@ -463,6 +481,11 @@ Status SqliteStore::commit(int64_t seq) {
   }
   int64_t last = writing_.last_seq;
   writing_.clear();
+  {
+    std::lock_guard<BriefMutex> lock(queue_mu_);
+    commit_failing_ = !s;
+    if (held_pushers_ > 0) drained_cv_.notify_all();
+  }
   return finish_batch(s, first_seq, last, seq);
 }
 
@@ -484,7 +507,7 @@ Status SqliteStore::flush() {
   if (!journaled()) return commit(0);
   // Journal what is queued, then write every journaled row to the tables. A
   // failed table write keeps the rows (they are acknowledged) for the next.
-  Status j = journal_commit(0);
+  Status j = journal_commit(0, false);
   Status a;
   {
     std::lock_guard<std::mutex> leader(commit_mu_);
@@ -493,17 +516,29 @@ Status SqliteStore::flush() {
   return j ? a : j;
 }
 
-Status SqliteStore::journal_commit(int64_t seq) {
+Status SqliteStore::journal_commit(int64_t seq, bool may_wait) {
   bool behind = false;
   Status s = journal_append(seq, &behind);
-  if (behind) {
-    // Backpressure: the writer is behind (or the tables are failing), so
-    // this pusher writes the backlog itself before it returns; pushes then
-    // go no faster than the tables take rows, and memory stays bounded.
-    std::lock_guard<std::mutex> leader(commit_mu_);
-    apply_journal();
-  }
+  if (behind && may_wait) wait_for_writer();
   return s;
+}
+
+bool SqliteStore::held_back() const {
+  if (journaled()) return journal_rows_ > options_.ack_journal_backlog_rows;
+  return static_cast<int64_t>(pending_.writes.size()) >= options_.async_backlog_rows;
+}
+
+bool SqliteStore::wait_for_writer() {
+  std::unique_lock<BriefMutex> lock(queue_mu_);
+  if (held_back() && !writes_failing() && !stopping_) {
+    ++held_pushers_;
+    async_cv_.notify_one();
+    drained_cv_.wait(lock, [&] { return stopping_ || writes_failing() || !held_back(); });
+    --held_pushers_;
+  }
+  // With the journal, failing tables keep the rows journaled: pushes go on
+  // until kBacklogRefuseFactor times the limit (journal_append).
+  return !writes_failing();
 }
 
 Status SqliteStore::journal_append(int64_t seq, bool* behind) {
@@ -581,6 +616,9 @@ Status SqliteStore::apply_journal() {
   }
   if (!s) {
     ++deferred_commits_;
+    std::lock_guard<BriefMutex> lock(queue_mu_);
+    apply_failing_ = true;
+    if (held_pushers_ > 0) drained_cv_.notify_all();
     return s;
   }
   applied_record_.store(record, std::memory_order_release);
@@ -588,11 +626,12 @@ Status SqliteStore::apply_journal() {
     std::lock_guard<BriefMutex> lock(queue_mu_);
     journal_rows_ -= static_cast<int64_t>(applying_.writes.size());
     applying_.clear();
+    apply_failing_ = false;
+    if (held_pushers_ > 0) drained_cv_.notify_all();
   }
-  // Whoever applied (the writer, a read, a flush, a pusher under
-  // backpressure) may free the other file: a host that reads after every
-  // push leaves the writer nothing to apply, and the active file would
-  // otherwise grow without bound.
+  // Whoever applied (the writer, a read, a flush) may free the other file:
+  // a host that reads after every push leaves the writer nothing to apply,
+  // and the active file would otherwise grow without bound.
   rotate_journal();
   return Status::ok();
 }
@@ -622,7 +661,9 @@ void SqliteStore::background_loop() {
   while (!stopping_) {
     // After a failed write, wait the whole interval before trying again.
     async_cv_.wait_for(lock, std::chrono::milliseconds(options_.async_flush_ms), [&] {
-      return stopping_ || (!failing && waiting_rows() >= options_.async_max_batch);
+      return stopping_ ||
+             (!failing && (waiting_rows() >= options_.async_max_batch ||
+                           (held_pushers_ > 0 && held_back() && !writes_failing())));
     });
     if (waiting_rows() == 0) continue;
     lock.unlock();
@@ -742,6 +783,7 @@ Status SqliteStore::close() {
       stopping_ = true;
     }
     async_cv_.notify_one();
+    drained_cv_.notify_all();
     async_thread_.join();
   }
   Status s = db_ ? flush() : Status::ok();
