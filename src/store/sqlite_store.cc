@@ -135,7 +135,6 @@ class SqliteStore final : public EventStore {
   bool wait_for_writer();
   // queue_mu_ held: what wait_for_writer waits out, and what ends the wait.
   bool held_back() const;
-  bool writes_failing() const { return journaled() ? apply_failing_ : commit_failing_; }
   size_t waiting_rows() const;  // queue_mu_ held: what background_loop writes
   // queue_mu_ held, after rows were added to the `before` waiting: wakes
   // the writer once, as the waiting rows reach a batch. A writer busy then
@@ -153,9 +152,7 @@ class SqliteStore final : public EventStore {
   // together.
   bool journaled() const { return journal_.is_open(); }
   Status open_journal();
-  // `may_wait`: a push, which backpressure may hold back (a flush writes
-  // the backlog itself).
-  Status journal_commit(int64_t seq, bool may_wait = true);
+  Status journal_commit(int64_t seq);
   // journal_commit's append under journal_mu_; `behind`: the backlog passed
   // ack_journal_backlog_rows.
   Status journal_append(int64_t seq, bool* behind);
@@ -214,8 +211,9 @@ class SqliteStore final : public EventStore {
   std::condition_variable_any async_cv_;  // waits with queue_mu_
   std::condition_variable_any drained_cv_;  // wait_for_writer, with queue_mu_
   int held_pushers_ = 0;        // queue_mu_: pushers in wait_for_writer
-  bool apply_failing_ = false;   // queue_mu_: the last journal apply failed
-  bool commit_failing_ = false;  // queue_mu_: the last commit (no journal) failed
+  // queue_mu_: the last write to the tables (a commit, or a journal apply)
+  // failed.
+  bool writes_failing_ = false;
   bool stopping_ = false;  // queue_mu_
   bool closed_ = false;
 };
@@ -483,7 +481,7 @@ Status SqliteStore::commit(int64_t seq) {
   writing_.clear();
   {
     std::lock_guard<BriefMutex> lock(queue_mu_);
-    commit_failing_ = !s;
+    writes_failing_ = !s;
     if (held_pushers_ > 0) drained_cv_.notify_all();
   }
   return finish_batch(s, first_seq, last, seq);
@@ -507,7 +505,8 @@ Status SqliteStore::flush() {
   if (!journaled()) return commit(0);
   // Journal what is queued, then write every journaled row to the tables. A
   // failed table write keeps the rows (they are acknowledged) for the next.
-  Status j = journal_commit(0, false);
+  bool behind = false;  // a flush writes the backlog itself, below
+  Status j = journal_append(0, &behind);
   Status a;
   {
     std::lock_guard<std::mutex> leader(commit_mu_);
@@ -516,10 +515,10 @@ Status SqliteStore::flush() {
   return j ? a : j;
 }
 
-Status SqliteStore::journal_commit(int64_t seq, bool may_wait) {
+Status SqliteStore::journal_commit(int64_t seq) {
   bool behind = false;
   Status s = journal_append(seq, &behind);
-  if (behind && may_wait) wait_for_writer();
+  if (behind) wait_for_writer();
   return s;
 }
 
@@ -530,15 +529,15 @@ bool SqliteStore::held_back() const {
 
 bool SqliteStore::wait_for_writer() {
   std::unique_lock<BriefMutex> lock(queue_mu_);
-  if (held_back() && !writes_failing() && !stopping_) {
+  if (held_back() && !writes_failing_ && !stopping_) {
     ++held_pushers_;
     async_cv_.notify_one();
-    drained_cv_.wait(lock, [&] { return stopping_ || writes_failing() || !held_back(); });
+    drained_cv_.wait(lock, [&] { return stopping_ || writes_failing_ || !held_back(); });
     --held_pushers_;
   }
   // With the journal, failing tables keep the rows journaled: pushes go on
   // until kBacklogRefuseFactor times the limit (journal_append).
-  return !writes_failing();
+  return !writes_failing_;
 }
 
 Status SqliteStore::journal_append(int64_t seq, bool* behind) {
@@ -617,7 +616,7 @@ Status SqliteStore::apply_journal() {
   if (!s) {
     ++deferred_commits_;
     std::lock_guard<BriefMutex> lock(queue_mu_);
-    apply_failing_ = true;
+    writes_failing_ = true;
     if (held_pushers_ > 0) drained_cv_.notify_all();
     return s;
   }
@@ -626,7 +625,7 @@ Status SqliteStore::apply_journal() {
     std::lock_guard<BriefMutex> lock(queue_mu_);
     journal_rows_ -= static_cast<int64_t>(applying_.writes.size());
     applying_.clear();
-    apply_failing_ = false;
+    writes_failing_ = false;
     if (held_pushers_ > 0) drained_cv_.notify_all();
   }
   // Whoever applied (the writer, a read, a flush) may free the other file:
@@ -663,7 +662,7 @@ void SqliteStore::background_loop() {
     async_cv_.wait_for(lock, std::chrono::milliseconds(options_.async_flush_ms), [&] {
       return stopping_ ||
              (!failing && (waiting_rows() >= options_.async_max_batch ||
-                           (held_pushers_ > 0 && held_back() && !writes_failing())));
+                           (held_pushers_ > 0 && held_back() && !writes_failing_)));
     });
     if (waiting_rows() == 0) continue;
     lock.unlock();

@@ -16,6 +16,7 @@ namespace {
 struct File {
   sqlite3_file base;
   sqlite3_file* real;
+  const char* name;  // SQLite keeps it valid until xClose; may be null
 };
 
 sqlite3_vfs* g_real = nullptr;
@@ -27,6 +28,7 @@ std::atomic<int> g_fault{static_cast<int>(Fault::kNone)};
 std::atomic<int64_t> g_target{0};
 std::atomic<int64_t> g_writes{0}, g_syncs{0}, g_reads{0}, g_bytes{0}, g_injected{0};
 std::atomic<int64_t> g_first_fault_at{-1}, g_first_fault_size{0};
+std::atomic<void (*)(const char*)> g_write_observer{nullptr};
 
 sqlite3_file* real(sqlite3_file* f) { return reinterpret_cast<File*>(f)->real; }
 Fault armed() { return static_cast<Fault>(g_fault.load(std::memory_order_acquire)); }
@@ -46,6 +48,9 @@ int x_read(sqlite3_file* f, void* buf, int amt, sqlite3_int64 off) {
 }
 
 int x_write(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
+  if (auto observe = g_write_observer.load(std::memory_order_acquire)) {
+    observe(reinterpret_cast<File*>(f)->name);
+  }
   if (hit(Fault::kWrite, g_writes)) return SQLITE_IOERR_WRITE;
   if (armed() == Fault::kFull) {
     // A full disk stays full: every write past the budget fails, none lands.
@@ -104,6 +109,7 @@ int x_unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) {
 int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
   File* f = reinterpret_cast<File*>(file);
   f->real = reinterpret_cast<sqlite3_file*>(f + 1);
+  f->name = name;
   std::memset(f->real, 0, static_cast<size_t>(g_real->szOsFile));
   int rc = g_real->xOpen(g_real, name, f->real, flags, out_flags);
   // SQLite calls xClose only when pMethods is set; mirror the real file.
@@ -186,6 +192,10 @@ void arm(Fault fault, int64_t n) {
   g_first_fault_size = 0;
   g_target = n;
   g_fault.store(static_cast<int>(fault), std::memory_order_release);
+}
+
+void observe_writes(void (*fn)(const char* path)) {
+  g_write_observer.store(fn, std::memory_order_release);
 }
 
 void disarm() { g_fault.store(static_cast<int>(Fault::kNone), std::memory_order_release); }

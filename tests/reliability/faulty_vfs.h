@@ -38,6 +38,10 @@ int64_t writes();
 int64_t syncs();
 int64_t reads();
 int64_t bytes_written();
+// Calls fn(path) for every write, on the writing thread, before the write
+// is made (nullptr: none); fn must be safe to call from any thread. Tests
+// use it to see which thread writes which file.
+void observe_writes(void (*fn)(const char* path));
 // kFull: the bytes written before the first refused write, and that write's
 // size; budget them both to move the failure one write further.
 int64_t bytes_before_first_fault();

@@ -21,6 +21,7 @@
 
 #include "baton/store.h"
 #include "core/helpers.h"
+#include "reliability/faulty_vfs.h"
 #include "store/ack_journal.h"
 
 using namespace baton;
@@ -28,60 +29,24 @@ using namespace baton::testing;
 
 namespace {
 
-// A VFS over the default one that counts the writes to database and WAL
-// files (not the ack journal's) made by threads other than the store's
-// writer ("baton-writer"): who writes the tables.
-namespace writer_vfs {
-
-constexpr const char* kName = "baton_test_writer_vfs";
-sqlite3_vfs g_vfs;
-sqlite3_vfs* g_real = nullptr;
-// The default VFS gives a database, its rollback journal and its WAL
-// different methods; each gets a copy that counts writes.
-constexpr int kTables = 4;
-const sqlite3_io_methods* g_real_methods[kTables] = {};
-sqlite3_io_methods g_counting[kTables];
+// Writes to the database and its WAL (not the ack journal) made by threads
+// other than the store's writer ("baton-writer"), seen through the
+// fault-injecting VFS, which only counts while unarmed.
 std::atomic<int64_t> g_other_writes{0};
 
-int counting_write(sqlite3_file* f, const void* p, int n, sqlite3_int64 off) {
-  char name[16] = {};
-  pthread_getname_np(pthread_self(), name, sizeof name);
-  if (std::string_view(name) != "baton-writer") ++g_other_writes;
-  const sqlite3_io_methods* real = g_real_methods[f->pMethods - g_counting];
-  return real->xWrite(f, p, n, off);
+void count_other_writes(const char* path) {
+  if (path != nullptr && std::string_view(path).find("-ackj") != std::string_view::npos) return;
+  char thread[16] = {};
+  pthread_getname_np(pthread_self(), thread, sizeof thread);
+  if (std::string_view(thread) != "baton-writer") ++g_other_writes;
 }
 
-int open_file(sqlite3_vfs*, sqlite3_filename path, sqlite3_file* f, int flags, int* out) {
-  int rc = g_real->xOpen(g_real, path, f, flags, out);
-  const bool journal = path != nullptr && std::string_view(path).find("-ackj") !=
-                                              std::string_view::npos;
-  if (rc != SQLITE_OK || f->pMethods == nullptr || journal) return rc;
-  for (int i = 0; i < kTables; ++i) {
-    if (g_real_methods[i] == nullptr) {
-      g_real_methods[i] = f->pMethods;
-      g_counting[i] = *f->pMethods;
-      g_counting[i].xWrite = counting_write;
-    }
-    if (g_real_methods[i] == f->pMethods) {
-      f->pMethods = &g_counting[i];
-      return rc;
-    }
-  }
-  FAIL("the test VFS met more kinds of file than it can count");
-  return rc;
+// Options that open the store through that VFS, with writes counted.
+void count_writes_by_thread(StoreOptions* o) {
+  faulty_vfs::install();
+  faulty_vfs::observe_writes(count_other_writes);
+  o->sqlite_vfs = faulty_vfs::kName;
 }
-
-void install() {
-  if (g_real != nullptr) return;
-  g_real = sqlite3_vfs_find(nullptr);
-  g_vfs = *g_real;
-  g_vfs.zName = kName;
-  g_vfs.pNext = nullptr;
-  g_vfs.xOpen = open_file;
-  REQUIRE(sqlite3_vfs_register(&g_vfs, 0) == SQLITE_OK);
-}
-
-}  // namespace writer_vfs
 
 StoreOptions journal_options(const std::string& path) {
   StoreOptions o;
@@ -388,11 +353,10 @@ TEST_CASE("pushers wait for the writer once it is behind") {
   // The writer wakes for the pusher it holds back, and for nothing else.
   StoreOptions o = journal_options(path);
   o.ack_journal_backlog_rows = 100;
-  writer_vfs::install();
-  o.sqlite_vfs = writer_vfs::kName;
+  count_writes_by_thread(&o);
   std::unique_ptr<EventStore> store;
   REQUIRE(open_sqlite_store(o, &store));
-  const int64_t opening_writes = writer_vfs::g_other_writes.load();
+  const int64_t opening_writes = g_other_writes.load();
   int64_t most = 0;
   for (int64_t seq = 1; seq <= 1000; ++seq) {
     write_event(store.get(), seq, "p");
@@ -401,7 +365,7 @@ TEST_CASE("pushers wait for the writer once it is behind") {
   }
   CHECK(most <= 100);
   // The writer wrote the backlog; the pushers only waited for it.
-  CHECK(writer_vfs::g_other_writes.load() == opening_writes);
+  CHECK(g_other_writes.load() == opening_writes);
   CHECK(events_in_file(path) >= 1000 - 50);
   REQUIRE(store->close());
 }
@@ -413,11 +377,10 @@ TEST_CASE("async: a pusher waits for the writer to take the queue once it is beh
     StoreOptions o = journal_options(path);  // as above
     o.durability = Durability::kAsync;
     o.async_backlog_rows = 100;
-    writer_vfs::install();
-    o.sqlite_vfs = writer_vfs::kName;
+    count_writes_by_thread(&o);
     std::unique_ptr<EventStore> store;
     REQUIRE(open_sqlite_store(o, &store));
-    const int64_t opening_writes = writer_vfs::g_other_writes.load();
+    const int64_t opening_writes = g_other_writes.load();
     int64_t most = 0;
     for (int64_t seq = 1; seq <= 1000; ++seq) {
       write_event(store.get(), seq, "p");  // two rows; async: no commit per push
@@ -426,7 +389,7 @@ TEST_CASE("async: a pusher waits for the writer to take the queue once it is beh
     // Each write group ends below the limit, or once the writer took the queue.
     CHECK(most < 100);
     CHECK(store->stats().commits >= 1000 * 2 / 100 - 1);
-    CHECK(writer_vfs::g_other_writes.load() == opening_writes);  // the writer's commits
+    CHECK(g_other_writes.load() == opening_writes);  // the writer's commits
     REQUIRE(store->flush());
     CHECK(store_integer(store.get(), "SELECT COUNT(*) FROM events") == 1000);
     REQUIRE(store->close());
